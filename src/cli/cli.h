@@ -1,0 +1,56 @@
+/* cli: the `kassa` command-line tool. Shared helpers of the command files. */
+#ifndef KASSA_CLI_H
+#define KASSA_CLI_H
+
+#include "term/term.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit codes: 0 done, 1 refused or failed (one line on stderr), 2 usage. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli {
+    const char *data_dir;
+    bool json;
+    int argc; /* the command's own arguments, after global options */
+    char **argv;
+} cli;
+
+typedef int (*cli_cmd_fn)(cli *c);
+
+/* Prints "kassa: <message>" and returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_fail_err(const kassa_err *err);
+int cli_usage(const char *usage);
+
+/* Opens the terminal in --data DIR. */
+int cli_open(cli *c, term **t);
+/* Prints a JSON value (steals the reference) followed by a newline. */
+int cli_print_json(json_t *v);
+json_t *cli_json_money(int64_t minor);
+
+/* Splits "SKU:VALUE" at the last ':' into sku (KASSA_SKU_MAX) and value. */
+int cli_split_pair(const char *arg, char *sku, const char **value);
+/* Reads a whole file ("-" is stdin) into a malloc'd buffer. */
+int cli_read_file(const char *path, uint8_t **data, size_t *len, size_t max_bytes);
+
+int cmd_init(cli *c);
+int cmd_catalog(cli *c);
+int cmd_tax(cli *c);
+int cmd_sale(cli *c);
+int cmd_void(cli *c);
+int cmd_return(cli *c);
+int cmd_receipt(cli *c);
+int cmd_stock(cli *c);
+int cmd_sales(cli *c);
+int cmd_conflicts(cli *c);
+int cmd_drawer(cli *c);
+int cmd_export(cli *c);
+int cmd_import(cli *c);
+int cmd_vv(cli *c);
+int cmd_state_hash(cli *c);
+int cmd_log(cli *c);
+int cmd_status(cli *c);
+
+#endif

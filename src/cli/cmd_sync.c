@@ -1,0 +1,196 @@
+/* Exchanging and checking operations: export, import, vv, state-hash, log
+ * verify, status. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT_FILE_MAX_BYTES (1u << 30)
+#define VV_FILE_MAX_BYTES (1u << 20)
+
+int cmd_export(cli *c)
+{
+    oplog_vv since;
+    oplog_vv_init(&since);
+    bool have_since = false;
+    kassa_err err;
+    if (c->argc == 2 && strcmp(c->argv[0], "--since") == 0) {
+        uint8_t *text;
+        size_t len;
+        int rc = cli_read_file(c->argv[1], &text, &len, VV_FILE_MAX_BYTES);
+        if (rc != CLI_OK)
+            return rc;
+        rc = oplog_vv_parse((const char *)text, len, &since, &err);
+        free(text);
+        if (rc != KASSA_OK)
+            return cli_fail("%s: %s", c->argv[1], err.msg);
+        have_since = true;
+    } else if (c->argc != 0) {
+        return cli_usage("export [--since VVFILE] > ops.bin");
+    }
+    term *t;
+    int rc = cli_open(c, &t);
+    if (rc != CLI_OK) {
+        oplog_vv_free(&since);
+        return rc;
+    }
+    kbuf out;
+    kbuf_init(&out);
+    if (term_export(t, have_since ? &since : NULL, &out, &err) != KASSA_OK)
+        rc = cli_fail_err(&err);
+    else if (fwrite(out.data, 1, out.len, stdout) != out.len)
+        rc = cli_fail("cannot write export: %s", strerror(errno));
+    kbuf_free(&out);
+    oplog_vv_free(&since);
+    term_close(t);
+    return rc;
+}
+
+int cmd_import(cli *c)
+{
+    if (c->argc != 1)
+        return cli_usage("import FILE");
+    uint8_t *data;
+    size_t len;
+    int rc = cli_read_file(c->argv[0], &data, &len, EXPORT_FILE_MAX_BYTES);
+    if (rc != CLI_OK)
+        return rc;
+    term *t;
+    if ((rc = cli_open(c, &t)) != CLI_OK) {
+        free(data);
+        return rc;
+    }
+    kassa_err err;
+    term_import_report rep;
+    if (term_import(t, data, len, &rep, &err) != KASSA_OK) {
+        rc = cli_fail("%s: %s; nothing imported", c->argv[0], err.msg);
+    } else if (c->json) {
+        rc = cli_print_json(json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "in_file",
+                                      (json_int_t)rep.in_file, "applied", (json_int_t)rep.applied,
+                                      "duplicates", (json_int_t)rep.duplicates, "pending",
+                                      (json_int_t)rep.pending, "dropped", (json_int_t)rep.dropped,
+                                      "clock_skew_reports", (json_int_t)rep.skew_reports));
+    } else {
+        printf("%zu operations: %zu applied, %zu already held, %zu pending", rep.in_file,
+               rep.applied, rep.duplicates, rep.pending);
+        if (rep.dropped)
+            printf(", %zu dropped (broken hash chain)", rep.dropped);
+        printf("\n");
+        if (rep.skew_reports)
+            fprintf(stderr,
+                    "kassa: warning: a remote clock is more than %llu ms ahead; "
+                    "clamped\n",
+                    (unsigned long long)t->max_skew_ms);
+    }
+    free(data);
+    term_close(t);
+    return rc;
+}
+
+int cmd_vv(cli *c)
+{
+    if (c->argc != 0)
+        return cli_usage("vv");
+    term *t;
+    int rc = cli_open(c, &t);
+    if (rc != CLI_OK)
+        return rc;
+    kassa_err err;
+    oplog_vv vv;
+    if (term_vv(t, &vv, &err) != KASSA_OK) {
+        rc = cli_fail_err(&err);
+    } else if (c->json) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < vv.n; i++)
+            json_object_set_new(o, vv.e[i].origin, json_integer((json_int_t)vv.e[i].seq));
+        rc = cli_print_json(o);
+    } else {
+        kbuf out;
+        kbuf_init(&out);
+        oplog_vv_format(&vv, &out);
+        fwrite(out.data, 1, out.len, stdout);
+        kbuf_free(&out);
+    }
+    oplog_vv_free(&vv);
+    term_close(t);
+    return rc;
+}
+
+int cmd_state_hash(cli *c)
+{
+    if (c->argc != 0)
+        return cli_usage("state-hash");
+    term *t;
+    int rc = cli_open(c, &t);
+    if (rc != CLI_OK)
+        return rc;
+    kassa_err err;
+    uint8_t h[32];
+    if (term_state_hash(t, h, &err) != KASSA_OK) {
+        rc = cli_fail_err(&err);
+    } else {
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", h[i]);
+        if (c->json)
+            rc = cli_print_json(json_pack("{s:s}", "state_hash", hex));
+        else
+            printf("%s\n", hex);
+    }
+    term_close(t);
+    return rc;
+}
+
+int cmd_log(cli *c)
+{
+    if (c->argc != 1 || strcmp(c->argv[0], "verify") != 0)
+        return cli_usage("log verify");
+    term *t;
+    int rc = cli_open(c, &t);
+    if (rc != CLI_OK)
+        return rc;
+    kassa_err err;
+    term_verify_report rep;
+    if (term_log_verify(t, &rep, &err) != KASSA_OK) {
+        rc = cli_fail_err(&err);
+    } else if (c->json) {
+        rc = cli_print_json(json_pack("{s:b,s:I,s:I,s:s,s:s}", "ok", rep.ok, "origins",
+                                      (json_int_t)rep.origins, "ops", (json_int_t)rep.ops,
+                                      "first_bad", rep.first_bad, "reason", rep.reason));
+        if (rc == CLI_OK && !rep.ok)
+            rc = CLI_FAIL;
+    } else if (rep.ok) {
+        printf("log ok: %zu operations from %zu origins\n", rep.ops, rep.origins);
+    } else {
+        rc = cli_fail("log altered: first bad operation %s: %s", rep.first_bad, rep.reason);
+    }
+    term_close(t);
+    return rc;
+}
+
+int cmd_status(cli *c)
+{
+    if (c->argc != 0)
+        return cli_usage("status");
+    term *t;
+    int rc = cli_open(c, &t);
+    if (rc != CLI_OK)
+        return rc;
+    kassa_err err;
+    term_status s;
+    if (term_status_get(t, &s, &err) != KASSA_OK) {
+        rc = cli_fail_err(&err);
+    } else if (c->json) {
+        rc = cli_print_json(json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "store", t->store_id, "node",
+                                      t->node_id, "ops", (json_int_t)s.ops, "pending",
+                                      (json_int_t)s.pending, "sales", (json_int_t)s.sales,
+                                      "db_size_bytes", (json_int_t)s.db_size_bytes));
+    } else {
+        printf("store %s node %s: %zu operations, %zu pending, %zu sales, database %lld bytes\n",
+               t->store_id, t->node_id, s.ops, s.pending, s.sales, (long long)s.db_size_bytes);
+    }
+    term_close(t);
+    return rc;
+}

@@ -1,0 +1,209 @@
+/*
+ * oplog: the operation, its payloads, its hash chain, version vectors and
+ * the export file format. Pure encoding and checking; no storage.
+ *
+ * An operation is (origin, seq, hlc, kind, payload, hash) as in DESIGN.md §2.
+ * seq is contiguous per origin from 1. hash = BLAKE2b-256(prev_hash ||
+ * canonical(store, origin, seq, hlc, kind, payload)) with prev_hash all
+ * zeroes for seq 1; putting the store id into the hashed bytes ties a log to
+ * its store, so one store's operations cannot be replayed into another.
+ *
+ * Payloads are compact varint encodings (tens of bytes per sale). Every
+ * decoder is bounds-checked and rejects trailing bytes.
+ */
+#ifndef KASSA_OPLOG_H
+#define KASSA_OPLOG_H
+
+#include "base/base.h"
+#include "hlc/hlc.h"
+
+#define OPLOG_HASH_SIZE 32
+#define OPLOG_PAYLOAD_MAX 65536
+#define OPLOG_VV_MAX 4096
+#define OPLOG_SALE_LINES_MAX 500
+#define OPLOG_SETTING_KEY_MAX 64
+#define OPLOG_SETTING_VALUE_MAX 256
+
+typedef enum {
+    OP_CATALOG_SET = 1,   /* LWW fields of one catalog item */
+    OP_SALE = 2,          /* a completed sale */
+    OP_VOID = 3,          /* tombstone for a whole sale */
+    OP_RETURN = 4,        /* units returned against a sale */
+    OP_STOCK_RECEIVE = 5, /* goods received */
+    OP_STOCK_COUNT = 6,   /* a count: difference from the counter's view */
+    OP_SETTING_SET = 7,   /* LWW store setting (tax rates, currency ...) */
+    OP_KIND_MAX = 7,
+} oplog_kind;
+
+const char *oplog_kind_name(int kind);
+
+typedef struct oplog_op {
+    char origin[KASSA_ID_MAX + 1];
+    uint64_t seq;
+    hlc_ts hlc;
+    uint8_t kind;
+    const uint8_t *payload; /* borrowed; lives as long as its owner */
+    size_t payload_len;
+    uint8_t hash[OPLOG_HASH_SIZE];
+} oplog_op;
+
+/* hash = H(prev || canonical(store, op)), written into out. */
+void oplog_hash(const char *store_id, const uint8_t prev[OPLOG_HASH_SIZE], const oplog_op *op,
+                uint8_t out[OPLOG_HASH_SIZE]);
+/* Checks op->hash against prev. */
+bool oplog_hash_ok(const char *store_id, const uint8_t prev[OPLOG_HASH_SIZE], const oplog_op *op);
+
+/* ---- payloads ---- */
+
+/* Bits of oplog_catalog_set.fields */
+enum {
+    CATALOG_F_NAME = 1,
+    CATALOG_F_BARCODE = 2,
+    CATALOG_F_PRICE = 4,
+    CATALOG_F_TAX_CLASS = 8,
+    CATALOG_F_ALL = 15,
+};
+
+typedef struct oplog_catalog_set {
+    char sku[KASSA_SKU_MAX + 1];
+    unsigned fields;
+    char name[KASSA_NAME_MAX + 1];
+    char barcode[KASSA_BARCODE_MAX + 1];
+    int64_t price;
+    char tax_class[KASSA_ID_MAX + 1];
+} oplog_catalog_set;
+
+/* A sale line carries resolved amounts, not rules: replaying a sale never
+ * depends on the pricing code or the catalog of the replaying terminal. */
+typedef struct oplog_sale_line {
+    char sku[KASSA_SKU_MAX + 1];
+    int64_t qty;
+    int64_t unit_price;
+    int64_t discount;
+    int64_t tax;
+} oplog_sale_line;
+
+static inline int64_t oplog_line_total(const oplog_sale_line *l)
+{
+    return l->qty * l->unit_price - l->discount + l->tax;
+}
+
+typedef struct oplog_sale {
+    size_t n_lines;
+    oplog_sale_line lines[OPLOG_SALE_LINES_MAX];
+    int64_t tendered; /* cash handed over */
+    int64_t total;    /* derived on decode: sum of line totals */
+    int64_t tax;      /* derived on decode */
+} oplog_sale;
+
+typedef struct oplog_sale_ref {
+    char origin[KASSA_ID_MAX + 1];
+    uint64_t seq;
+} oplog_sale_ref;
+
+typedef struct oplog_void {
+    oplog_sale_ref sale;
+    int64_t refund; /* cash handed back */
+} oplog_void;
+
+typedef struct oplog_return_line {
+    char sku[KASSA_SKU_MAX + 1];
+    int64_t qty;
+    int64_t refund;
+} oplog_return_line;
+
+typedef struct oplog_return {
+    oplog_sale_ref sale;
+    size_t n_lines;
+    oplog_return_line lines[OPLOG_SALE_LINES_MAX];
+    int64_t refund; /* derived on decode */
+} oplog_return;
+
+typedef struct oplog_stock {
+    char sku[KASSA_SKU_MAX + 1];
+    int64_t qty;   /* receive: units received; count: units counted */
+    int64_t delta; /* count only: counted minus the counter's view */
+} oplog_stock;
+
+typedef struct oplog_setting {
+    char key[OPLOG_SETTING_KEY_MAX + 1];
+    char value[OPLOG_SETTING_VALUE_MAX + 1];
+} oplog_setting;
+
+void oplog_encode_catalog_set(kbuf *b, const oplog_catalog_set *c);
+void oplog_encode_sale(kbuf *b, const oplog_sale *s);
+void oplog_encode_void(kbuf *b, const oplog_void *v);
+void oplog_encode_return(kbuf *b, const oplog_return *r);
+void oplog_encode_stock(kbuf *b, const oplog_stock *s);
+void oplog_encode_setting(kbuf *b, const oplog_setting *s);
+
+/* Decoders validate ranges (ids, quantities > 0, amounts within limits,
+ * totals that fit) and fail with KASSA_ECORRUPT on anything else. */
+int oplog_decode_catalog_set(const uint8_t *p, size_t n, oplog_catalog_set *c, kassa_err *err);
+int oplog_decode_sale(const uint8_t *p, size_t n, oplog_sale *s, kassa_err *err);
+int oplog_decode_void(const uint8_t *p, size_t n, oplog_void *v, kassa_err *err);
+int oplog_decode_return(const uint8_t *p, size_t n, oplog_return *r, kassa_err *err);
+int oplog_decode_stock(const uint8_t *p, size_t n, oplog_stock *s, kassa_err *err);
+int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err *err);
+/* Decodes the payload of any kind, only to validate it. */
+int oplog_validate_payload(int kind, const uint8_t *p, size_t n, kassa_err *err);
+
+/* Sale ids are "<origin>-<seq>"; node ids may contain '-', so the last one
+ * separates. */
+void oplog_sale_id(const oplog_sale_ref *ref, char *out, size_t out_size);
+int oplog_parse_sale_id(const char *s, oplog_sale_ref *ref, kassa_err *err);
+
+/* ---- version vectors: {origin: highest contiguous seq} ---- */
+
+typedef struct oplog_vv_entry {
+    char origin[KASSA_ID_MAX + 1];
+    uint64_t seq;
+} oplog_vv_entry;
+
+typedef struct oplog_vv {
+    size_t n; /* entries sorted by origin, seq > 0 */
+    oplog_vv_entry *e;
+} oplog_vv;
+
+void oplog_vv_init(oplog_vv *vv);
+void oplog_vv_free(oplog_vv *vv);
+uint64_t oplog_vv_get(const oplog_vv *vv, const char *origin);
+int oplog_vv_set(oplog_vv *vv, const char *origin, uint64_t seq, kassa_err *err);
+/* Text form, one "ORIGIN SEQ" per line; what `kassa vv` prints and
+ * `kassa export --since` reads. */
+void oplog_vv_format(const oplog_vv *vv, kbuf *out);
+int oplog_vv_parse(const char *text, size_t len, oplog_vv *vv, kassa_err *err);
+
+/* ---- export files ----
+ * "KASSAOPS" | u8 version | store id | uvarint count | ops... | BLAKE2b-256 of
+ * all preceding bytes. Each op: origin, uvarint seq, uvarint hlc, u8 kind,
+ * bytes payload, 32-byte hash. */
+
+#define OPLOG_FILE_VERSION 1
+#define OPLOG_FILE_MAX_OPS 10000000
+
+typedef struct oplog_file_writer {
+    kbuf buf;
+    size_t count_pos; /* where the op count starts (patched at finish) */
+    uint64_t count;
+} oplog_file_writer;
+
+void oplog_file_begin(oplog_file_writer *w, const char *store_id);
+void oplog_file_add(oplog_file_writer *w, const oplog_op *op);
+/* Finishes the file; the bytes are w->buf.data / w->buf.len.
+ * Returns KASSA_ENOMEM if any append failed. */
+int oplog_file_finish(oplog_file_writer *w, kassa_err *err);
+void oplog_file_writer_free(oplog_file_writer *w);
+
+typedef struct oplog_file {
+    char store_id[KASSA_ID_MAX + 1];
+    size_t n_ops;
+    oplog_op *ops; /* payloads point into the caller's file bytes */
+} oplog_file;
+
+/* Parses and checks a whole export file: magic, version, checksum, every
+ * op's fields and payload. All or nothing. */
+int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *err);
+void oplog_file_free(oplog_file *f);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * store: the terminal's SQLite database: opening with the durability
+ * pragmas, versioned schema migrations, a cache of prepared statements,
+ * transactions, and mapping SQLite errors to kassa errors.
+ *
+ * Durability (DESIGN.md §2): WAL mode with synchronous=FULL, so a committed
+ * transaction survives a crash or power cut.
+ */
+#ifndef KASSA_STORE_H
+#define KASSA_STORE_H
+
+#include "base/base.h"
+
+#include <sqlite3.h>
+
+/* The schema version this binary writes; migrations live in store.c. */
+#define STORE_SCHEMA_VERSION 2
+#define STORE_STMT_CACHE_MAX 96
+
+typedef struct store {
+    sqlite3 *db;
+    char path[4096];
+    struct {
+        const char *sql; /* identity: the address of a static string */
+        sqlite3_stmt *stmt;
+    } cache[STORE_STMT_CACHE_MAX];
+    size_t n_cached;
+    int tx_depth; /* 0: no transaction; 1: BEGIN; >1: savepoints */
+} store;
+
+/* Opens (creating if absent) and migrates to STORE_SCHEMA_VERSION. A
+ * database written by a newer kassa is refused with KASSA_EVERSION. */
+int store_open(store *s, const char *path, kassa_err *err);
+/* As store_open but migrates only up to target_version: for upgrade tests. */
+int store_open_at(store *s, const char *path, int target_version, kassa_err *err);
+void store_close(store *s);
+int store_schema_version(store *s, int *out, kassa_err *err);
+
+/* Returns a cached prepared statement for a static SQL string, reset and
+ * with bindings cleared. NULL on error (err set). */
+sqlite3_stmt *store_stmt(store *s, const char *sql, kassa_err *err);
+
+/* Maps the connection's last error for `what` into err. */
+int store_error(store *s, int rc, const char *what, kassa_err *err);
+
+/* Runs a statement without results (rows are an error). */
+int store_exec(store *s, const char *sql, kassa_err *err);
+
+/* Nested transactions: the outermost is BEGIN IMMEDIATE (take the write
+ * lock up front: no deadlock between two writers), inner ones are
+ * savepoints so one failed action inside a batch rolls back alone. */
+int store_begin(store *s, kassa_err *err);
+int store_commit(store *s, kassa_err *err);
+void store_rollback(store *s);
+
+/* sqlite3_step for a statement expected to finish with SQLITE_DONE. */
+int store_step_done(store *s, sqlite3_stmt *st, const char *what, kassa_err *err);
+
+int store_integrity_check(store *s, char *out, size_t out_size, kassa_err *err);
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * apply.c: the projections. One function per operation kind updates the
+ * projections in the caller's transaction. Applying is deterministic in the
+ * set of operations applied, whatever their order across origins: that is
+ * what makes replicas converge (docs/ARCHITECTURE.md, "Merge rules").
+ */
+#include "term/term_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int stock_add(term *t, const char *sku, int64_t origin_id, int64_t delta, kassa_err *err)
+{
+    static const char SQL[] = "INSERT INTO stock(sku, origin, p, n) VALUES(?1, ?2, ?3, ?4) "
+                              "ON CONFLICT(sku, origin) DO UPDATE SET p = p + excluded.p, "
+                              "n = n + excluded.n";
+    if (delta == 0)
+        return KASSA_OK;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    sqlite3_bind_int64(st, 3, delta > 0 ? delta : 0);
+    sqlite3_bind_int64(st, 4, delta < 0 ? -delta : 0);
+    return store_step_done(&t->st, st, "stock", err);
+}
+
+static int drawer_add(term *t, int64_t origin_id, int64_t in, int64_t out, kassa_err *err)
+{
+    static const char SQL[] = "INSERT INTO drawer(origin, p, n) VALUES(?1, ?2, ?3) "
+                              "ON CONFLICT(origin) DO UPDATE SET p = p + excluded.p, "
+                              "n = n + excluded.n";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, origin_id);
+    sqlite3_bind_int64(st, 2, in);
+    sqlite3_bind_int64(st, 3, out);
+    return store_step_done(&t->st, st, "drawer", err);
+}
+
+/* ---- last-writer-wins ---- */
+
+/* One statement per field: the row-value comparison keeps the register with
+ * the greater (hlc, origin) stamp, so the same winner emerges in any order. */
+#define LWW_FIELD_SQL(f)                                                                           \
+    "INSERT INTO catalog(sku, " f ", " f "_ts, " f "_origin) VALUES(?1, ?2, ?3, ?4) "              \
+    "ON CONFLICT(sku) DO UPDATE SET " f " = excluded." f ", " f "_ts = excluded." f "_ts, " f      \
+    "_origin = excluded." f "_origin WHERE (excluded." f "_ts, excluded." f "_origin) > (" f       \
+    "_ts, " f "_origin)"
+
+static int lww_field(term *t, const char *sql, const oplog_op *op, const char *sku,
+                     const char *text, int64_t number, kassa_err *err)
+{
+    sqlite3_stmt *st = store_stmt(&t->st, sql, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, number);
+    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
+    sqlite3_bind_text(st, 4, op->origin, -1, SQLITE_STATIC);
+    return store_step_done(&t->st, st, "catalog", err);
+}
+
+static int apply_catalog_set(term *t, const oplog_op *op, kassa_err *err)
+{
+    static const char NAME[] = LWW_FIELD_SQL("name");
+    static const char BARCODE[] = LWW_FIELD_SQL("barcode");
+    static const char PRICE[] = LWW_FIELD_SQL("price");
+    static const char TAX[] = LWW_FIELD_SQL("tax_class");
+    oplog_catalog_set c;
+    int rc = oplog_decode_catalog_set(op->payload, op->payload_len, &c, err);
+    if (rc != KASSA_OK)
+        return rc;
+    if ((c.fields & CATALOG_F_NAME) &&
+        (rc = lww_field(t, NAME, op, c.sku, c.name, 0, err)) != KASSA_OK)
+        return rc;
+    if ((c.fields & CATALOG_F_BARCODE) &&
+        (rc = lww_field(t, BARCODE, op, c.sku, c.barcode, 0, err)) != KASSA_OK)
+        return rc;
+    if ((c.fields & CATALOG_F_PRICE) &&
+        (rc = lww_field(t, PRICE, op, c.sku, NULL, c.price, err)) != KASSA_OK)
+        return rc;
+    if ((c.fields & CATALOG_F_TAX_CLASS) &&
+        (rc = lww_field(t, TAX, op, c.sku, c.tax_class, 0, err)) != KASSA_OK)
+        return rc;
+    return KASSA_OK;
+}
+
+static int apply_setting_set(term *t, const oplog_op *op, kassa_err *err)
+{
+    static const char SQL[] =
+        "INSERT INTO settings(key, value, ts, origin) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, ts = excluded.ts, "
+        "origin = excluded.origin WHERE (excluded.ts, excluded.origin) > (ts, origin)";
+    oplog_setting s;
+    int rc = oplog_decode_setting(op->payload, op->payload_len, &s, err);
+    if (rc != KASSA_OK)
+        return rc;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, s.key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, s.value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
+    sqlite3_bind_text(st, 4, op->origin, -1, SQLITE_STATIC);
+    return store_step_done(&t->st, st, "setting", err);
+}
+
+/* ---- sales, voids, returns ---- */
+
+static int apply_sale(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    static const char SQL[] = "INSERT INTO sales(origin, seq, hlc, total) VALUES(?1, ?2, ?3, ?4)";
+    oplog_sale *s = malloc(sizeof *s);
+    if (!s)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    int rc = oplog_decode_sale(op->payload, op->payload_len, s, err);
+    for (size_t i = 0; rc == KASSA_OK && i < s->n_lines; i++)
+        rc = stock_add(t, s->lines[i].sku, origin_id, -s->lines[i].qty, err);
+    if (rc == KASSA_OK)
+        rc = drawer_add(t, origin_id, s->total, 0, err);
+    if (rc == KASSA_OK) {
+        sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+        if (!st) {
+            rc = err->code;
+        } else {
+            sqlite3_bind_int64(st, 1, origin_id);
+            sqlite3_bind_int64(st, 2, (int64_t)op->seq);
+            sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
+            sqlite3_bind_int64(st, 4, s->total);
+            rc = store_step_done(&t->st, st, "sale", err);
+        }
+    }
+    free(s);
+    return rc;
+}
+
+typedef struct sale_row {
+    int64_t origin_id;
+    int64_t void_count;
+} sale_row;
+
+static int sale_row_get(term *t, const oplog_sale_ref *ref, sale_row *row, bool *found,
+                        kassa_err *err)
+{
+    static const char SQL[] = "SELECT void_count FROM sales WHERE origin = ?1 AND seq = ?2";
+    *found = false;
+    int rc = term_origin_id(t, ref->origin, false, &row->origin_id, NULL);
+    if (rc == KASSA_ENOTFOUND)
+        return KASSA_OK;
+    if (rc != KASSA_OK)
+        return kassa_fail(err, rc, "sale lookup failed");
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, row->origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)ref->seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        row->void_count = sqlite3_column_int64(st, 0);
+        *found = true;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_error(&t->st, rc, "sale lookup", err);
+    return KASSA_OK;
+}
+
+/* Recomputes the units of one SKU of a sale credited back to stock after
+ * `returned_more` more units came back (0 for a void), and books the
+ * difference on the sale origin's stock counter. Credited units only grow,
+ * and their final value depends only on the set of operations:
+ * all units sold when voided, else min(returned, sold). */
+static int credit_line(term *t, const sale_row *row, uint64_t seq, const char *sku, int64_t sold,
+                       int64_t returned_more, kassa_err *err)
+{
+    static const char UPSERT[] =
+        "INSERT INTO sale_returns(origin, seq, sku, sold, returned) VALUES(?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(origin, seq, sku) DO UPDATE SET returned = returned + excluded.returned "
+        "RETURNING returned, credited";
+    static const char SET[] =
+        "UPDATE sale_returns SET credited = ?4 WHERE origin = ?1 AND seq = ?2 AND sku = ?3";
+    sqlite3_stmt *st = store_stmt(&t->st, UPSERT, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, row->origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)seq);
+    sqlite3_bind_text(st, 3, sku, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, sold);
+    sqlite3_bind_int64(st, 5, returned_more);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return store_error(&t->st, rc, "sale returns", err);
+    }
+    int64_t returned = sqlite3_column_int64(st, 0);
+    int64_t credited = sqlite3_column_int64(st, 1);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_error(&t->st, rc, "sale returns", err);
+    int64_t want = row->void_count > 0 ? sold : (returned < sold ? returned : sold);
+    if (want == credited)
+        return KASSA_OK;
+    st = store_stmt(&t->st, SET, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, row->origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)seq);
+    sqlite3_bind_text(st, 3, sku, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, want);
+    if ((rc = store_step_done(&t->st, st, "sale returns", err)) != KASSA_OK)
+        return rc;
+    return stock_add(t, sku, row->origin_id, want - credited, err);
+}
+
+static int sale_add(term *t, const sale_row *row, uint64_t seq, int64_t voids, int64_t refunded,
+                    kassa_err *err)
+{
+    static const char SQL[] = "UPDATE sales SET void_count = void_count + ?3, "
+                              "refunded = refunded + ?4 WHERE origin = ?1 AND seq = ?2";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, row->origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)seq);
+    sqlite3_bind_int64(st, 3, voids);
+    sqlite3_bind_int64(st, 4, refunded);
+    return store_step_done(&t->st, st, "sale update", err);
+}
+
+/* Loads the sale a void or return refers to. A reference to something that
+ * is not a sale cannot come from kassa; such an operation is kept in the
+ * log (its origin's chain needs it) but changes no projection. */
+static int referenced_sale(term *t, const oplog_sale_ref *ref, sale_row *row, oplog_sale *sale,
+                           bool *found, kassa_err *err)
+{
+    int rc = sale_row_get(t, ref, row, found, err);
+    if (rc != KASSA_OK || !*found)
+        return rc;
+    int64_t origin_id;
+    return term_load_sale(t, ref, &origin_id, sale, err);
+}
+
+static int apply_void(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    oplog_void v;
+    int rc = oplog_decode_void(op->payload, op->payload_len, &v, err);
+    if (rc != KASSA_OK)
+        return rc;
+    /* The refund was paid at this terminal's drawer, whatever else. */
+    if ((rc = drawer_add(t, origin_id, 0, v.refund, err)) != KASSA_OK)
+        return rc;
+    oplog_sale *sale = malloc(sizeof *sale);
+    if (!sale)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    sale_row row;
+    bool found;
+    rc = referenced_sale(t, &v.sale, &row, sale, &found, err);
+    if (rc == KASSA_OK && found) {
+        rc = sale_add(t, &row, v.sale.seq, 1, 0, err);
+        row.void_count++;
+        /* Only the first void credits stock back; later ones find every
+         * unit already credited. */
+        for (size_t i = 0; rc == KASSA_OK && i < sale->n_lines; i++)
+            rc = credit_line(t, &row, v.sale.seq, sale->lines[i].sku, sale->lines[i].qty, 0, err);
+    }
+    free(sale);
+    return rc;
+}
+
+static int apply_return(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    oplog_return *ret = malloc(sizeof *ret);
+    oplog_sale *sale = malloc(sizeof *sale);
+    int rc = KASSA_OK;
+    if (!ret || !sale)
+        rc = kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    if (rc == KASSA_OK)
+        rc = oplog_decode_return(op->payload, op->payload_len, ret, err);
+    if (rc == KASSA_OK)
+        rc = drawer_add(t, origin_id, 0, ret->refund, err);
+    sale_row row;
+    bool found = false;
+    if (rc == KASSA_OK)
+        rc = referenced_sale(t, &ret->sale, &row, sale, &found, err);
+    if (rc == KASSA_OK && found)
+        rc = sale_add(t, &row, ret->sale.seq, 0, ret->refund, err);
+    for (size_t i = 0; rc == KASSA_OK && found && i < ret->n_lines; i++) {
+        for (size_t j = 0; j < sale->n_lines; j++) {
+            if (strcmp(sale->lines[j].sku, ret->lines[i].sku) == 0) {
+                rc = credit_line(t, &row, ret->sale.seq, ret->lines[i].sku, sale->lines[j].qty,
+                                 ret->lines[i].qty, err);
+                break;
+            }
+        }
+    }
+    free(ret);
+    free(sale);
+    return rc;
+}
+
+static int apply_stock(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    oplog_stock s;
+    int rc = oplog_decode_stock(op->payload, op->payload_len, &s, err);
+    if (rc != KASSA_OK)
+        return rc;
+    /* A count books the difference the counting terminal saw, so counts
+     * and sales made elsewhere meanwhile add up instead of overwriting. */
+    return stock_add(t, s.sku, origin_id, op->kind == OP_STOCK_RECEIVE ? s.qty : s.delta, err);
+}
+
+int term_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    switch (op->kind) {
+    case OP_CATALOG_SET:
+        return apply_catalog_set(t, op, err);
+    case OP_SETTING_SET:
+        return apply_setting_set(t, op, err);
+    case OP_SALE:
+        return apply_sale(t, origin_id, op, err);
+    case OP_VOID:
+        return apply_void(t, origin_id, op, err);
+    case OP_RETURN:
+        return apply_return(t, origin_id, op, err);
+    case OP_STOCK_RECEIVE:
+    case OP_STOCK_COUNT:
+        return apply_stock(t, origin_id, op, err);
+    default:
+        return kassa_fail(err, KASSA_ECORRUPT, "operation %s/%llu has unknown kind %d", op->origin,
+                          (unsigned long long)op->seq, op->kind);
+    }
+}

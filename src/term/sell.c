@@ -1,0 +1,312 @@
+/* sell.c: the cashier's actions: sales, voids, returns, stock movements. */
+#include "term/term_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- carts ---- */
+
+static term_cart_line *cart_find(term_cart *cart, const char *sku)
+{
+    for (size_t i = 0; i < cart->n_lines; i++)
+        if (strcmp(cart->lines[i].sku, sku) == 0)
+            return &cart->lines[i];
+    return NULL;
+}
+
+int term_cart_add(term_cart *cart, const char *sku, int64_t qty, kassa_err *err)
+{
+    if (!kassa_valid_id(sku, KASSA_SKU_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "invalid SKU \"%s\"", sku);
+    if (qty <= 0 || qty > PRICING_QTY_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "%s: quantity must be 1..%lld", sku,
+                          (long long)PRICING_QTY_MAX);
+    term_cart_line *l = cart_find(cart, sku);
+    if (l) {
+        if (l->qty + qty > PRICING_QTY_MAX)
+            return kassa_fail(err, KASSA_EOVERFLOW, "%s: quantity above %lld", sku,
+                              (long long)PRICING_QTY_MAX);
+        l->qty += qty;
+        return KASSA_OK;
+    }
+    if (cart->n_lines >= OPLOG_SALE_LINES_MAX)
+        return kassa_fail(err, KASSA_EOVERFLOW, "more than %d lines", OPLOG_SALE_LINES_MAX);
+    l = &cart->lines[cart->n_lines++];
+    memset(l, 0, sizeof *l);
+    snprintf(l->sku, sizeof l->sku, "%s", sku);
+    l->qty = qty;
+    return KASSA_OK;
+}
+
+int term_cart_discount(term_cart *cart, const char *sku, pricing_discount_kind kind, int64_t value,
+                       kassa_err *err)
+{
+    term_cart_line *l = cart_find(cart, sku);
+    if (!l)
+        return kassa_fail(err, KASSA_EINVAL, "discount for %s, which is not in the sale", sku);
+    l->discount_kind = kind;
+    l->discount_value = value;
+    return KASSA_OK;
+}
+
+/* ---- sale ---- */
+
+typedef struct sale_ctx {
+    const term_cart *cart;
+    int64_t tendered;
+    term_sale_result *res;
+    pricing_line_in in[OPLOG_SALE_LINES_MAX];
+    pricing_line_out out[OPLOG_SALE_LINES_MAX];
+} sale_ctx;
+
+static int sale_tx(term *t, void *ctx, kassa_err *err)
+{
+    sale_ctx *c = ctx;
+    term_sale_result *res = c->res;
+    oplog_sale *s = &res->sale;
+    const term_cart *cart = c->cart;
+    int rc;
+    /* Price from this terminal's catalog inside the transaction, so the
+     * prices recorded are the ones in force when the sale committed. */
+    for (size_t i = 0; i < cart->n_lines; i++) {
+        term_item it;
+        int32_t bp;
+        if ((rc = term_item_get(t, cart->lines[i].sku, &it, err)) != KASSA_OK)
+            return rc;
+        if (!it.tax_class[0])
+            return kassa_fail(err, KASSA_EINVAL, "%s has no price or tax class yet", it.sku);
+        if ((rc = term_tax_rate(t, it.tax_class, &bp, err)) != KASSA_OK)
+            return rc;
+        c->in[i] = (pricing_line_in){
+            .unit_price = it.price,
+            .qty = cart->lines[i].qty,
+            .tax_rate_bp = bp,
+            .discount_kind = cart->lines[i].discount_kind,
+            .discount_value = cart->lines[i].discount_value,
+        };
+    }
+    if ((rc = pricing_compute(c->in, cart->n_lines, c->out, &res->totals, err)) != KASSA_OK)
+        return rc;
+    if (c->tendered < res->totals.total) {
+        char due[MONEY_STR_SIZE], given[MONEY_STR_SIZE];
+        money_format(res->totals.total, due);
+        money_format(c->tendered, given);
+        return kassa_fail(err, KASSA_EINVAL, "payment %s is less than the total %s", given, due);
+    }
+    s->n_lines = cart->n_lines;
+    for (size_t i = 0; i < cart->n_lines; i++) {
+        oplog_sale_line *l = &s->lines[i];
+        snprintf(l->sku, sizeof l->sku, "%s", cart->lines[i].sku);
+        l->qty = c->in[i].qty;
+        l->unit_price = c->in[i].unit_price;
+        l->discount = c->out[i].discount;
+        l->tax = c->out[i].tax;
+    }
+    s->tendered = c->tendered;
+    s->total = res->totals.total;
+    s->tax = res->totals.tax;
+    kbuf_reset(&t->scratch);
+    oplog_encode_sale(&t->scratch, s);
+    oplog_op op;
+    if ((rc = term_append_local(t, OP_SALE, &t->scratch, &op, err)) != KASSA_OK)
+        return rc;
+    snprintf(res->ref.origin, sizeof res->ref.origin, "%s", t->node_id);
+    res->ref.seq = op.seq;
+    res->hlc = op.hlc;
+    res->change = c->tendered - res->totals.total;
+    return KASSA_OK;
+}
+
+int term_sale(term *t, const term_cart *cart, int64_t tendered, term_sale_result *res,
+              kassa_err *err)
+{
+    if (cart->n_lines == 0)
+        return kassa_fail(err, KASSA_EINVAL, "a sale needs at least one line");
+    if (tendered < 0 || tendered > PRICING_AMOUNT_MAX)
+        return kassa_fail(err, KASSA_EOVERFLOW, "payment amount out of range");
+    sale_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    c->cart = cart;
+    c->tendered = tendered;
+    c->res = res;
+    int rc = term_in_tx(t, sale_tx, c, err);
+    free(c);
+    return rc;
+}
+
+/* ---- void ---- */
+
+typedef struct void_ctx {
+    const oplog_sale_ref *ref;
+    int64_t refund;
+} void_ctx;
+
+static int void_tx(term *t, void *ctx, kassa_err *err)
+{
+    void_ctx *c = ctx;
+    term_sale_info info;
+    oplog_sale *sale = malloc(sizeof *sale);
+    if (!sale)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    int rc = term_sale_get(t, c->ref, &info, sale, err);
+    free(sale);
+    if (rc != KASSA_OK)
+        return rc;
+    char id[KASSA_ID_MAX + 24];
+    oplog_sale_id(c->ref, id, sizeof id);
+    if (info.voided)
+        return kassa_fail(err, KASSA_ECONFLICT, "sale %s is already voided", id);
+    if (info.refunded > 0)
+        return kassa_fail(err, KASSA_ECONFLICT,
+                          "sale %s has returns: return the remaining items instead", id);
+    oplog_void v = {.sale = *c->ref, .refund = info.total};
+    kbuf_reset(&t->scratch);
+    oplog_encode_void(&t->scratch, &v);
+    c->refund = info.total;
+    return term_append_local(t, OP_VOID, &t->scratch, NULL, err);
+}
+
+int term_void(term *t, const oplog_sale_ref *sale, int64_t *refund, kassa_err *err)
+{
+    void_ctx c = {sale, 0};
+    int rc = term_in_tx(t, void_tx, &c, err);
+    if (rc == KASSA_OK && refund)
+        *refund = c.refund;
+    return rc;
+}
+
+/* ---- return ---- */
+
+typedef struct return_ctx {
+    const oplog_sale_ref *ref;
+    const term_return_req *req;
+    oplog_sale sale;
+    oplog_return ret;
+    oplog_sale_ref return_ref;
+} return_ctx;
+
+static const oplog_sale_line *sale_line(const oplog_sale *s, const char *sku)
+{
+    for (size_t i = 0; i < s->n_lines; i++)
+        if (strcmp(s->lines[i].sku, sku) == 0)
+            return &s->lines[i];
+    return NULL;
+}
+
+static int return_tx(term *t, void *ctx, kassa_err *err)
+{
+    return_ctx *c = ctx;
+    term_sale_info info;
+    char id[KASSA_ID_MAX + 24];
+    oplog_sale_id(c->ref, id, sizeof id);
+    int rc = term_sale_get(t, c->ref, &info, &c->sale, err);
+    if (rc != KASSA_OK)
+        return rc;
+    if (info.voided)
+        return kassa_fail(err, KASSA_ECONFLICT, "sale %s is voided: nothing to return", id);
+    oplog_return *ret = &c->ret;
+    ret->sale = *c->ref;
+    ret->n_lines = c->req->n_lines;
+    ret->refund = 0;
+    for (size_t i = 0; i < c->req->n_lines; i++) {
+        const char *sku = c->req->lines[i].sku;
+        int64_t qty = c->req->lines[i].qty;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->req->lines[j].sku, sku) == 0)
+                return kassa_fail(err, KASSA_EINVAL, "%s listed twice in the return", sku);
+        const oplog_sale_line *l = sale_line(&c->sale, sku);
+        if (!l)
+            return kassa_fail(err, KASSA_EINVAL, "sale %s has no %s", id, sku);
+        int64_t returned;
+        if ((rc = term_sale_returned(t, c->ref, sku, &returned, err)) != KASSA_OK)
+            return rc;
+        if (qty <= 0 || returned + qty > l->qty)
+            return kassa_fail(err, KASSA_EINVAL,
+                              "cannot return %lld of %s: sale %s sold %lld, %lld already returned",
+                              (long long)qty, sku, id, (long long)l->qty, (long long)returned);
+        oplog_return_line *rl = &ret->lines[i];
+        snprintf(rl->sku, sizeof rl->sku, "%s", sku);
+        rl->qty = qty;
+        if ((rc = pricing_refund(oplog_line_total(l), l->qty, returned, qty, &rl->refund, err)) !=
+            KASSA_OK)
+            return rc;
+        ret->refund += rl->refund;
+    }
+    kbuf_reset(&t->scratch);
+    oplog_encode_return(&t->scratch, ret);
+    oplog_op op;
+    if ((rc = term_append_local(t, OP_RETURN, &t->scratch, &op, err)) != KASSA_OK)
+        return rc;
+    snprintf(c->return_ref.origin, sizeof c->return_ref.origin, "%s", op.origin);
+    c->return_ref.seq = op.seq;
+    return KASSA_OK;
+}
+
+int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
+                oplog_sale_ref *return_ref, int64_t *refund, kassa_err *err)
+{
+    if (req->n_lines == 0 || req->n_lines > OPLOG_SALE_LINES_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "a return needs 1..%d lines", OPLOG_SALE_LINES_MAX);
+    return_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    c->ref = sale;
+    c->req = req;
+    int rc = term_in_tx(t, return_tx, c, err);
+    if (rc == KASSA_OK) {
+        if (return_ref)
+            *return_ref = c->return_ref;
+        if (refund)
+            *refund = c->ret.refund;
+    }
+    free(c);
+    return rc;
+}
+
+/* ---- stock ---- */
+
+typedef struct stock_ctx {
+    int kind;
+    oplog_stock s;
+} stock_ctx;
+
+static int stock_tx(term *t, void *ctx, kassa_err *err)
+{
+    stock_ctx *c = ctx;
+    term_item it;
+    int rc = term_item_get(t, c->s.sku, &it, err);
+    if (rc != KASSA_OK)
+        return rc;
+    if (c->kind == OP_STOCK_COUNT)
+        c->s.delta = c->s.qty - it.stock;
+    kbuf_reset(&t->scratch);
+    oplog_encode_stock(&t->scratch, &c->s);
+    return term_append_local(t, c->kind, &t->scratch, NULL, err);
+}
+
+static int stock_op(term *t, int kind, const char *sku, int64_t qty, int64_t *delta, kassa_err *err)
+{
+    if (!kassa_valid_id(sku, KASSA_SKU_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "invalid SKU \"%s\"", sku);
+    if (qty < (kind == OP_STOCK_COUNT ? 0 : 1) || qty > PRICING_QTY_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "%s: quantity must be %d..%lld", sku,
+                          kind == OP_STOCK_COUNT ? 0 : 1, (long long)PRICING_QTY_MAX);
+    stock_ctx c = {.kind = kind, .s = {.qty = qty}};
+    snprintf(c.s.sku, sizeof c.s.sku, "%s", sku);
+    int rc = term_in_tx(t, stock_tx, &c, err);
+    if (rc == KASSA_OK && delta)
+        *delta = c.s.delta;
+    return rc;
+}
+
+int term_stock_receive(term *t, const char *sku, int64_t qty, kassa_err *err)
+{
+    return stock_op(t, OP_STOCK_RECEIVE, sku, qty, NULL, err);
+}
+
+int term_stock_count(term *t, const char *sku, int64_t counted, int64_t *delta, kassa_err *err)
+{
+    return stock_op(t, OP_STOCK_COUNT, sku, counted, delta, err);
+}

@@ -1,0 +1,221 @@
+/*
+ * term: the terminal core. One terminal = one data directory = one SQLite
+ * database holding the operation log and its projections.
+ *
+ * Every change is an operation appended to this terminal's log and applied
+ * to the projections in the same transaction (term_sale, term_void, ...).
+ * Operations of other terminals arrive through term_import and go through
+ * the same apply code, idempotently by (origin, seq) and in each origin's
+ * order. A call returns KASSA_OK only after its transaction committed.
+ *
+ * Merge rules (docs/ARCHITECTURE.md, "Concurrent actions on one sale"):
+ *  - stock per SKU is a PN-Counter; a sale takes its units out, a void
+ *    credits back every unit sold, returns credit back what they return but
+ *    never more than was sold, and nothing is credited twice: a voided
+ *    sale's returns credit nothing more.
+ *  - cash drawers record what physically moved: a refund paid twice (void
+ *    on one terminal, return on another while apart) is in both drawers,
+ *    and the sale is listed as a conflict for review.
+ */
+#ifndef KASSA_TERM_H
+#define KASSA_TERM_H
+
+#include "base/base.h"
+#include "catalog/csv.h"
+#include "hlc/hlc.h"
+#include "oplog/oplog.h"
+#include "pricing/pricing.h"
+#include "store/store.h"
+
+#define TERM_DB_FILE "kassa.db"
+
+typedef uint64_t (*term_clock_fn)(void *ctx);
+
+typedef struct term {
+    store st;
+    char store_id[KASSA_ID_MAX + 1];
+    char node_id[KASSA_ID_MAX + 1];
+    int64_t node_origin; /* this node's interned origin id */
+    hlc_clock clock;
+    uint64_t max_skew_ms;
+    term_clock_fn now_ms; /* wall clock; replaceable for tests */
+    void *now_ctx;
+    uint64_t skew_reports; /* remote clocks clamped since open */
+    kbuf scratch;          /* payload encoding, reused */
+} term;
+
+/* Creates DIR (mode 0700) and its database for this store and node. Fails
+ * if DIR already holds a kassa database. */
+int term_init(const char *dir, const char *store_id, const char *node_id, kassa_err *err);
+int term_open(const char *dir, term **out, kassa_err *err);
+void term_close(term *t);
+void term_set_clock(term *t, term_clock_fn fn, void *ctx);
+
+/* Group commit: actions between begin and commit share one transaction
+ * (one fsync); a failing action inside rolls back alone. Nothing in the
+ * batch is acknowledged until term_batch_commit returns KASSA_OK. */
+int term_batch_begin(term *t, kassa_err *err);
+int term_batch_commit(term *t, kassa_err *err);
+void term_batch_rollback(term *t);
+
+/* ---- catalog and settings ---- */
+
+typedef struct term_item {
+    char sku[KASSA_SKU_MAX + 1];
+    char name[KASSA_NAME_MAX + 1];
+    char barcode[KASSA_BARCODE_MAX + 1];
+    int64_t price;
+    char tax_class[KASSA_ID_MAX + 1];
+    int64_t stock;
+} term_item;
+
+/* Imports parsed items in one transaction: a catalog_set operation per item,
+ * plus a stock receipt for its stock column when > 0. Every tax class must
+ * be known; any error imports nothing. */
+int term_catalog_import(term *t, const catalog_item *items, size_t n, kassa_err *err);
+/* Sets some fields (CATALOG_F_*) of one item. */
+int term_catalog_set(term *t, const oplog_catalog_set *c, kassa_err *err);
+int term_item_get(term *t, const char *sku, term_item *out, kassa_err *err);
+int term_item_by_barcode(term *t, const char *barcode, term_item *out, kassa_err *err);
+typedef int (*term_item_cb)(const term_item *item, void *ctx);
+int term_catalog_each(term *t, term_item_cb cb, void *ctx, kassa_err *err);
+
+/* Tax classes are settings "tax.CLASS" holding basis points; standard
+ * (20 %), reduced (5.5 %) and zero exist from the start. */
+int term_tax_rate(term *t, const char *tax_class, int32_t *rate_bp, kassa_err *err);
+int term_setting_set(term *t, const char *key, const char *value, kassa_err *err);
+
+/* ---- selling ---- */
+
+typedef struct term_cart_line {
+    char sku[KASSA_SKU_MAX + 1];
+    int64_t qty;
+    pricing_discount_kind discount_kind;
+    int64_t discount_value;
+} term_cart_line;
+
+typedef struct term_cart {
+    size_t n_lines;
+    term_cart_line lines[OPLOG_SALE_LINES_MAX];
+} term_cart;
+
+/* Adds a line; the same SKU twice is one line with the quantities added
+ * (a discount given on either applies to the merged line). */
+int term_cart_add(term_cart *cart, const char *sku, int64_t qty, kassa_err *err);
+int term_cart_discount(term_cart *cart, const char *sku, pricing_discount_kind kind, int64_t value,
+                       kassa_err *err);
+
+typedef struct term_sale_result {
+    oplog_sale_ref ref;
+    hlc_ts hlc;
+    oplog_sale sale; /* resolved lines as recorded */
+    pricing_totals totals;
+    int64_t change;
+} term_sale_result;
+
+/* Prices the cart from the catalog and records a cash sale. Unknown SKU,
+ * tendered < total, or any pricing error: nothing is written. */
+int term_sale(term *t, const term_cart *cart, int64_t tendered, term_sale_result *res,
+              kassa_err *err);
+/* Voids a whole sale (refunding its total in cash). Refused when the sale
+ * is already voided or has returns. */
+int term_void(term *t, const oplog_sale_ref *sale, int64_t *refund, kassa_err *err);
+
+typedef struct term_return_req {
+    size_t n_lines;
+    struct {
+        char sku[KASSA_SKU_MAX + 1];
+        int64_t qty;
+    } lines[OPLOG_SALE_LINES_MAX];
+} term_return_req;
+
+/* Returns units of a sale; refuses more than was sold minus returned so far
+ * and a voided sale. *refund gets the cash refunded. */
+int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
+                oplog_sale_ref *return_ref, int64_t *refund, kassa_err *err);
+
+int term_stock_receive(term *t, const char *sku, int64_t qty, kassa_err *err);
+/* Records a count: the difference between counted and this terminal's
+ * current view, returned in *delta. */
+int term_stock_count(term *t, const char *sku, int64_t counted, int64_t *delta, kassa_err *err);
+int term_stock_get(term *t, const char *sku, int64_t *qty, kassa_err *err);
+typedef int (*term_stock_cb)(const char *sku, int64_t qty, void *ctx);
+int term_stock_each(term *t, term_stock_cb cb, void *ctx, kassa_err *err);
+
+/* ---- reading sales ---- */
+
+typedef struct term_sale_info {
+    oplog_sale_ref ref;
+    hlc_ts hlc;
+    int64_t total;
+    bool voided;
+    int64_t refunded; /* by returns */
+    bool conflict;    /* refunded twice or over-returned: needs review */
+} term_sale_info;
+
+typedef int (*term_sale_cb)(const term_sale_info *sale, void *ctx);
+/* Sales in (hlc, origin, seq) order. */
+int term_sales_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err);
+/* Conflicting sales only. */
+int term_conflicts_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err);
+/* One sale with its lines decoded from its operation (sale is heap-sized:
+ * pass a pointer to an oplog_sale the caller owns). */
+int term_sale_get(term *t, const oplog_sale_ref *ref, term_sale_info *info, oplog_sale *sale,
+                  kassa_err *err);
+/* Units of a sale's SKU returned so far (all return operations). */
+int term_sale_returned(term *t, const oplog_sale_ref *ref, const char *sku, int64_t *returned,
+                       kassa_err *err);
+
+/* Plain-text receipt of a sale (appended to out). */
+int term_receipt(term *t, const oplog_sale_ref *ref, kbuf *out, kassa_err *err);
+
+/* Drawer: cash in minus cash out for one terminal (node NULL: all). */
+int term_drawer(term *t, const char *node, int64_t *cash, kassa_err *err);
+
+/* ---- replication by file ---- */
+
+int term_vv(term *t, oplog_vv *vv, kassa_err *err);
+/* Exports every operation newer than `since` (NULL: all), each origin in
+ * order, as an export file. */
+int term_export(term *t, const oplog_vv *since, kbuf *out, kassa_err *err);
+
+typedef struct term_import_report {
+    size_t in_file;    /* operations in the file */
+    size_t applied;    /* newly applied, including pending ones unblocked */
+    size_t duplicates; /* already held */
+    size_t pending;    /* held back: gap or missing dependency */
+    size_t dropped;    /* pending operations that failed their hash chain */
+    uint64_t skew_reports;
+} term_import_report;
+
+/* Imports an export file in one transaction: a file of another store, a
+ * corrupted or truncated file, or an operation that contradicts the history
+ * already held for its origin rejects the whole file. */
+int term_import(term *t, const uint8_t *data, size_t len, term_import_report *rep, kassa_err *err);
+
+/* ---- checks ---- */
+
+/* A digest of every projection's value, independent of the order in which
+ * operations were applied and of local ids. */
+int term_state_hash(term *t, uint8_t out[32], kassa_err *err);
+
+typedef struct term_verify_report {
+    size_t origins;
+    size_t ops;
+    bool ok;
+    char first_bad[KASSA_ID_MAX + 32]; /* "ORIGIN/SEQ" of the first bad op */
+    char reason[128];
+} term_verify_report;
+
+int term_log_verify(term *t, term_verify_report *rep, kassa_err *err);
+
+typedef struct term_status {
+    size_t ops;
+    size_t pending;
+    size_t sales;
+    int64_t db_size_bytes;
+} term_status;
+
+int term_status_get(term *t, term_status *st, kassa_err *err);
+
+#endif

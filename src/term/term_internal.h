@@ -1,0 +1,49 @@
+/* Private to src/term: shared by the files of the terminal core. */
+#ifndef KASSA_TERM_INTERNAL_H
+#define KASSA_TERM_INTERNAL_H
+
+#include "term/term.h"
+
+/* Interned id of an origin name; with create, a new origin row is added
+ * (chain head: seq 0, zero hash). KASSA_ENOTFOUND when absent. */
+int term_origin_id(term *t, const char *name, bool create, int64_t *id, kassa_err *err);
+
+typedef struct term_head {
+    uint64_t seq;
+    uint8_t hash[OPLOG_HASH_SIZE];
+    hlc_ts hlc;
+} term_head;
+
+int term_origin_head(term *t, int64_t origin_id, term_head *head, kassa_err *err);
+
+/* Appends a local operation of this node (next seq, new HLC timestamp,
+ * chained hash) and applies it. Must run inside a transaction. */
+int term_append_local(term *t, int kind, const kbuf *payload, oplog_op *out, kassa_err *err);
+
+/* Stores an operation whose predecessor is the origin's head and applies it
+ * to the projections. The caller checked seq, hash and dependencies. */
+int term_store_and_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err);
+
+/* Whether the operation's causal dependency (the sale a void or return
+ * refers to) has been applied. */
+int term_deps_met(term *t, const oplog_op *op, bool *met, kassa_err *err);
+
+/* Applies an operation to the projections (apply.c). */
+int term_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err);
+
+/* Loads and decodes the sale operation `ref`. KASSA_ENOTFOUND when the
+ * operation is unknown or is not a sale. */
+int term_load_sale(term *t, const oplog_sale_ref *ref, int64_t *origin_id, oplog_sale *sale,
+                   kassa_err *err);
+
+/* Runs fn inside a transaction (or a savepoint within a batch). */
+typedef int (*term_tx_fn)(term *t, void *ctx, kassa_err *err);
+int term_in_tx(term *t, term_tx_fn fn, void *ctx, kassa_err *err);
+
+/* Runs a single-integer query (sql must be a static string: it keys the
+ * statement cache). */
+int term_count(term *t, const char *sql, size_t *n, kassa_err *err);
+
+int term_meta_set(term *t, const char *key, const char *value, kassa_err *err);
+
+#endif
