@@ -280,8 +280,8 @@ int oplog_decode_stock(const uint8_t *p, size_t n, oplog_stock *s, kassa_err *er
     kreader_init(&r, p, n);
     uint64_t qty;
     if (!read_id(&r, s->sku, sizeof s->sku) || !kreader_uvarint(&r, &qty) ||
-        qty > (uint64_t)PRICING_QTY_MAX * 1000 || !kreader_svarint(&r, &s->delta) ||
-        s->delta > PRICING_QTY_MAX * 1000 || s->delta < -PRICING_QTY_MAX * 1000 ||
+        qty > (uint64_t)OPLOG_STOCK_DELTA_MAX || !kreader_svarint(&r, &s->delta) ||
+        s->delta > OPLOG_STOCK_DELTA_MAX || s->delta < -OPLOG_STOCK_DELTA_MAX ||
         kreader_left(&r) != 0)
         return corrupt(err, "stock");
     s->qty = (int64_t)qty;

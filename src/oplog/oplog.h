@@ -16,12 +16,15 @@
 
 #include "base/base.h"
 #include "hlc/hlc.h"
+#include "pricing/pricing.h"
 
 #define OPLOG_HASH_SIZE 32
 #define OPLOG_PAYLOAD_MAX 65536
 #define OPLOG_VV_MAX 4096
 #define OPLOG_SALE_LINES_MAX 500
 #define OPLOG_SETTING_KEY_MAX 64
+/* Largest stock movement one count may record. */
+#define OPLOG_STOCK_DELTA_MAX (PRICING_QTY_MAX * 1000)
 #define OPLOG_SETTING_VALUE_MAX 256
 
 typedef enum {

@@ -151,6 +151,10 @@ static int void_tx(term *t, void *ctx, kassa_err *err)
     if (!sale)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     int rc = term_sale_get(t, c->ref, &info, sale, err);
+    /* Returned units, not refunded cash: a free item can come back too. */
+    int64_t returned = 0;
+    for (size_t i = 0; rc == KASSA_OK && i < sale->n_lines && returned == 0; i++)
+        rc = term_sale_returned(t, c->ref, sale->lines[i].sku, &returned, err);
     free(sale);
     if (rc != KASSA_OK)
         return rc;
@@ -158,7 +162,7 @@ static int void_tx(term *t, void *ctx, kassa_err *err)
     oplog_sale_id(c->ref, id, sizeof id);
     if (info.voided)
         return kassa_fail(err, KASSA_ECONFLICT, "sale %s is already voided", id);
-    if (info.refunded > 0)
+    if (returned > 0)
         return kassa_fail(err, KASSA_ECONFLICT,
                           "sale %s has returns: return the remaining items instead", id);
     oplog_void v = {.sale = *c->ref, .refund = info.total};
@@ -279,8 +283,14 @@ static int stock_tx(term *t, void *ctx, kassa_err *err)
     int rc = term_item_get(t, c->s.sku, &it, err);
     if (rc != KASSA_OK)
         return rc;
-    if (c->kind == OP_STOCK_COUNT)
+    if (c->kind == OP_STOCK_COUNT) {
         c->s.delta = c->s.qty - it.stock;
+        if (c->s.delta > OPLOG_STOCK_DELTA_MAX || c->s.delta < -OPLOG_STOCK_DELTA_MAX)
+            return kassa_fail(err, KASSA_EOVERFLOW,
+                              "%s: count differs from stock %lld by more "
+                              "than %lld units",
+                              c->s.sku, (long long)it.stock, (long long)OPLOG_STOCK_DELTA_MAX);
+    }
     kbuf_reset(&t->scratch);
     oplog_encode_stock(&t->scratch, &c->s);
     return term_append_local(t, c->kind, &t->scratch, NULL, err);

@@ -1,0 +1,58 @@
+# kassa: the two commands of the quick start are `make demo` and `make check`.
+# Both install what is missing (scripts/deps.sh), then build with CMake.
+
+JOBS ?= 2
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan check check-fast demo bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j$(JOBS) -- --no-print-directory
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKASSA_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j$(JOBS) -- --no-print-directory
+
+# Every test, in the normal build and again under AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+check: build build-asan
+	@echo "== tests (release build)"
+	@ctest --test-dir build --output-on-failure -j$(JOBS)
+	@echo "== tests (ASan + UBSan build)"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		KASSA_TEST_SCALE=asan ctest --test-dir build-asan --output-on-failure -j$(JOBS)
+
+# The normal build's tests only: the inner loop while developing.
+check-fast: build
+	@ctest --test-dir build --output-on-failure -j$(JOBS)
+
+demo: build
+	@bash scripts/demo.sh
+
+bench: build
+	@build/bench/commit
+
+# Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
+# new inputs land in build-fuzz/corpus/<target> (merge the useful ones into
+# tests/fuzz/corpus/<target> by hand).
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DKASSA_SANITIZE=ON -DKASSA_LIBFUZZER=ON >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@for f in build-fuzz/bin/fuzz_*; do \
+		name=$$(basename $$f); mkdir -p build-fuzz/corpus/$$name; \
+		echo "== $$name ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+format:
+	@clang-format -i src/*/*.[ch] tests/*/*.c bench/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz
