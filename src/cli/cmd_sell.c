@@ -123,16 +123,23 @@ int cmd_sale(cli *c)
     return rc;
 }
 
-int cmd_void(cli *c)
+/* For commands whose only argument is a sale id. */
+static int open_for_sale(cli *c, const char *usage, oplog_sale_ref *ref, term **t)
 {
     if (c->argc != 1)
-        return cli_usage("void SALE_ID");
+        return cli_usage(usage);
+    kassa_err err;
+    if (oplog_parse_sale_id(c->argv[0], ref, &err) != KASSA_OK)
+        return cli_fail_err(&err);
+    return cli_open(c, t);
+}
+
+int cmd_void(cli *c)
+{
     kassa_err err;
     oplog_sale_ref ref;
-    if (oplog_parse_sale_id(c->argv[0], &ref, &err) != KASSA_OK)
-        return cli_fail_err(&err);
     term *t;
-    int rc = cli_open(c, &t);
+    int rc = open_for_sale(c, "void SALE_ID", &ref, &t);
     if (rc != CLI_OK)
         return rc;
     int64_t refund;
@@ -198,14 +205,10 @@ int cmd_return(cli *c)
 
 int cmd_receipt(cli *c)
 {
-    if (c->argc != 1)
-        return cli_usage("receipt SALE_ID");
     kassa_err err;
     oplog_sale_ref ref;
-    if (oplog_parse_sale_id(c->argv[0], &ref, &err) != KASSA_OK)
-        return cli_fail_err(&err);
     term *t;
-    int rc = cli_open(c, &t);
+    int rc = open_for_sale(c, "receipt SALE_ID", &ref, &t);
     if (rc != CLI_OK)
         return rc;
     kbuf out;

@@ -306,43 +306,36 @@ int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err
     return KASSA_OK;
 }
 
+/* Room to decode any payload kind; the sale and return forms are large. */
+typedef union payload_scratch {
+    oplog_catalog_set c;
+    oplog_sale s;
+    oplog_void v;
+    oplog_return r;
+    oplog_stock st;
+    oplog_setting set;
+} payload_scratch;
+
+static int validate_into(payload_scratch *u, int kind, const uint8_t *p, size_t n, kassa_err *err)
+{
+    switch (kind) {
+    case OP_CATALOG_SET: return oplog_decode_catalog_set(p, n, &u->c, err);
+    case OP_SALE: return oplog_decode_sale(p, n, &u->s, err);
+    case OP_VOID: return oplog_decode_void(p, n, &u->v, err);
+    case OP_RETURN: return oplog_decode_return(p, n, &u->r, err);
+    case OP_STOCK_RECEIVE:
+    case OP_STOCK_COUNT: return oplog_decode_stock(p, n, &u->st, err);
+    case OP_SETTING_SET: return oplog_decode_setting(p, n, &u->set, err);
+    default: return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
+    }
+}
+
 int oplog_validate_payload(int kind, const uint8_t *p, size_t n, kassa_err *err)
 {
-    /* The decoded forms are large (sale lines); decode into heap memory. */
-    union {
-        oplog_catalog_set c;
-        oplog_sale s;
-        oplog_void v;
-        oplog_return r;
-        oplog_stock st;
-        oplog_setting set;
-    } *u = malloc(sizeof *u);
+    payload_scratch *u = malloc(sizeof *u);
     if (!u)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
-    int rc;
-    switch (kind) {
-    case OP_CATALOG_SET:
-        rc = oplog_decode_catalog_set(p, n, &u->c, err);
-        break;
-    case OP_SALE:
-        rc = oplog_decode_sale(p, n, &u->s, err);
-        break;
-    case OP_VOID:
-        rc = oplog_decode_void(p, n, &u->v, err);
-        break;
-    case OP_RETURN:
-        rc = oplog_decode_return(p, n, &u->r, err);
-        break;
-    case OP_STOCK_RECEIVE:
-    case OP_STOCK_COUNT:
-        rc = oplog_decode_stock(p, n, &u->st, err);
-        break;
-    case OP_SETTING_SET:
-        rc = oplog_decode_setting(p, n, &u->set, err);
-        break;
-    default:
-        rc = kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
-    }
+    int rc = validate_into(u, kind, p, n, err);
     free(u);
     return rc;
 }
@@ -564,8 +557,12 @@ int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *
     if ((size_t)count > kreader_left(&r) / 38)
         return kassa_fail(err, KASSA_ECORRUPT, "export file: operation count exceeds its size");
     f->ops = calloc(count ? count : 1, sizeof *f->ops);
-    if (!f->ops)
+    payload_scratch *scratch = malloc(sizeof *scratch);
+    if (!f->ops || !scratch) {
+        free(scratch);
+        oplog_file_free(f);
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    }
     for (uint32_t i = 0; i < count; i++) {
         oplog_op *op = &f->ops[i];
         const uint8_t *hash;
@@ -573,18 +570,21 @@ int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *
             op->seq == 0 || !kreader_uvarint(&r, &op->hlc) || !kreader_u8(&r, &op->kind) ||
             !kreader_bytes(&r, OPLOG_PAYLOAD_MAX, &op->payload, &op->payload_len) ||
             !kreader_raw(&r, OPLOG_HASH_SIZE, &hash)) {
+            free(scratch);
             oplog_file_free(f);
             return kassa_fail(err, KASSA_ECORRUPT, "export file: operation %u is malformed", i + 1);
         }
         memcpy(op->hash, hash, OPLOG_HASH_SIZE);
         kassa_err perr;
-        if (oplog_validate_payload(op->kind, op->payload, op->payload_len, &perr) != KASSA_OK) {
+        if (validate_into(scratch, op->kind, op->payload, op->payload_len, &perr) != KASSA_OK) {
+            free(scratch);
             oplog_file_free(f);
             return kassa_fail(err, KASSA_ECORRUPT, "export file: operation %s/%llu: %s", op->origin,
                               (unsigned long long)op->seq, perr.msg);
         }
         f->n_ops++;
     }
+    free(scratch);
     if (kreader_left(&r) != 0) {
         oplog_file_free(f);
         return kassa_fail(err, KASSA_ECORRUPT, "export file: trailing bytes after operations");

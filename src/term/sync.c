@@ -112,12 +112,7 @@ static int pending_put(term *t, const oplog_op *op, kassa_err *err)
     if (!st)
         return err->code;
     sqlite3_bind_text(st, 1, op->origin, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)op->seq);
-    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
-    sqlite3_bind_int(st, 4, op->kind);
-    sqlite3_bind_blob(st, 5, op->payload_len ? (const void *)op->payload : "", (int)op->payload_len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, op->hash, OPLOG_HASH_SIZE, SQLITE_STATIC);
+    term_bind_op(st, op);
     return store_step_done(&t->st, st, "pending", err);
 }
 

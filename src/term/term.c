@@ -112,6 +112,17 @@ int term_origin_head(term *t, int64_t origin_id, term_head *head, kassa_err *err
     return KASSA_OK;
 }
 
+void term_bind_op(sqlite3_stmt *st, const oplog_op *op)
+{
+    sqlite3_bind_int64(st, 2, (int64_t)op->seq);
+    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
+    sqlite3_bind_int(st, 4, op->kind);
+    /* A zero-length blob must still be a blob, not NULL. */
+    sqlite3_bind_blob(st, 5, op->payload_len ? (const void *)op->payload : "", (int)op->payload_len,
+                      SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, op->hash, OPLOG_HASH_SIZE, SQLITE_STATIC);
+}
+
 int term_store_and_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
 {
     static const char INS[] = "INSERT INTO ops(origin, seq, hlc, kind, payload, hash) "
@@ -122,12 +133,7 @@ int term_store_and_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_e
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, origin_id);
-    sqlite3_bind_int64(st, 2, (int64_t)op->seq);
-    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
-    sqlite3_bind_int(st, 4, op->kind);
-    sqlite3_bind_blob(st, 5, op->payload_len ? (const void *)op->payload : "", (int)op->payload_len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, op->hash, OPLOG_HASH_SIZE, SQLITE_STATIC);
+    term_bind_op(st, op);
     int rc = store_step_done(&t->st, st, "append operation", err);
     if (rc != KASSA_OK)
         return rc;
@@ -331,11 +337,14 @@ int term_deps_met(term *t, const oplog_op *op, bool *met, kassa_err *err)
         return kassa_fail(err, KASSA_ECORRUPT, "operation %s/%llu: malformed sale reference",
                           op->origin, (unsigned long long)op->seq);
     int64_t origin_id;
-    int rc = term_origin_id(t, v.sale.origin, false, &origin_id, NULL);
-    if (rc == KASSA_ENOTFOUND || (rc == KASSA_OK && origin_id < 0)) {
+    int rc = term_origin_id(t, v.sale.origin, false, &origin_id, err);
+    if (rc == KASSA_ENOTFOUND) {
         *met = false;
+        kassa_err_clear(err);
         return KASSA_OK;
     }
+    if (rc != KASSA_OK)
+        return rc;
     term_head head;
     if ((rc = term_origin_head(t, origin_id, &head, err)) != KASSA_OK)
         return rc;

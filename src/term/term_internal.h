@@ -20,6 +20,10 @@ int term_origin_head(term *t, int64_t origin_id, term_head *head, kassa_err *err
  * chained hash) and applies it. Must run inside a transaction. */
 int term_append_local(term *t, int kind, const kbuf *payload, oplog_op *out, kassa_err *err);
 
+/* Binds an operation's seq, hlc, kind, payload and hash to parameters ?2..?6
+ * of an insert into ops or pending (the caller binds ?1, the origin). */
+void term_bind_op(sqlite3_stmt *st, const oplog_op *op);
+
 /* Stores an operation whose predecessor is the origin's head and applies it
  * to the projections. The caller checked seq, hash and dependencies. */
 int term_store_and_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err);
