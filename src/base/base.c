@@ -206,6 +206,12 @@ bool kreader_uvarint(kreader *r, uint64_t *v)
             r->bad = true;
             return false;
         }
+        /* A final zero byte after a continuation is an over-long form:
+         * one value, one encoding, so hashes of re-encoded data agree. */
+        if (i > 0 && byte == 0) {
+            r->bad = true;
+            return false;
+        }
         x |= (uint64_t)(byte & 0x7f) << shift;
         if (!(byte & 0x80)) {
             *v = x;

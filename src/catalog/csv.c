@@ -16,15 +16,19 @@
 #define CSV_FIELD_CAP 128
 
 /* price and stock have no limit in base.h; nothing longer than this can be
- * a valid amount or count, and bounding them keeps messages short. */
+ * a valid amount or count, and bounding them keeps messages short. It is
+ * also the longest limit of any column whose value is quoted in messages. */
 #define CSV_NUMBER_MAX 32
 
 /* Largest stock accepted: far above any real shelf, and far enough below
  * INT64_MAX that stock arithmetic elsewhere cannot overflow by accident. */
 #define CSV_STOCK_MAX INT64_C(1000000000000)
 
-/* How much of an offending value is echoed back in an error message. */
-#define CSV_QUOTE_MAX 40
+_Static_assert(CSV_FIELD_CAP > KASSA_NAME_MAX && CSV_FIELD_CAP > CSV_NUMBER_MAX,
+               "a field buffer must hold any value that passes its length check");
+_Static_assert(KASSA_SKU_MAX <= CSV_NUMBER_MAX && KASSA_ID_MAX <= CSV_NUMBER_MAX &&
+                   KASSA_BARCODE_MAX <= CSV_NUMBER_MAX,
+               "quote_value shows at most CSV_NUMBER_MAX bytes");
 
 static const char *const csv_columns[CSV_COLS] = {"sku",   "name",      "barcode",
                                                   "price", "tax_class", "stock"};
@@ -64,8 +68,8 @@ typedef struct csv_parser {
 
 /* ---- errors ---- */
 
-/* Keeps messages on one line and in plain ASCII whatever bytes the input
- * held: money_parse echoes its argument verbatim. */
+/* Keeps messages one line of plain ASCII whatever bytes the input held,
+ * including text echoed by money_parse, which this module does not control. */
 static void sanitize(char *s)
 {
     for (; *s; s++) {
@@ -93,31 +97,25 @@ static void add_error(csv_parser *ps, unsigned line, const char *fmt, ...)
     res->n_errors++;
 }
 
-/* Formats a field value for a message: printable ASCII as is, other bytes as
- * \xNN, cut after CSV_QUOTE_MAX bytes so one bad field cannot crowd out the
- * rest of the message. */
-static void quote_value(char *out, size_t size, const csv_field *f)
+/* Formats a field value for a message: printable ASCII as is, other bytes
+ * (and quotes and backslashes) as \xNN. Callers check the length limit
+ * first, so the value is at most CSV_NUMBER_MAX bytes and always fits. */
+#define CSV_QUOTE_SIZE (CSV_NUMBER_MAX * 4 + 1)
+
+static void quote_value(char out[CSV_QUOTE_SIZE], const csv_field *f)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    size_t shown = f->len < CSV_FIELD_CAP ? f->len : CSV_FIELD_CAP;
-    bool cut = false;
-    if (shown > CSV_QUOTE_MAX) {
-        shown = CSV_QUOTE_MAX;
-        cut = true;
-    }
-    cut = cut || f->len > shown;
-    for (size_t i = 0; i < shown && o + 5 < size; i++) {
+    for (size_t i = 0; i < f->len && i < CSV_NUMBER_MAX; i++) {
         unsigned char c = (unsigned char)f->text[i];
         if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
             out[o++] = (char)c;
         } else {
-            snprintf(out + o, size - o, "\\x%02x", c);
-            o += 4;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
         }
-    }
-    if (cut && o + 4 < size) {
-        memcpy(out + o, "...", 3);
-        o += 3;
     }
     out[o] = '\0';
 }
@@ -415,8 +413,8 @@ static bool check_id(csv_parser *ps, const csv_record *r, int col, size_t max)
     if (too_long(ps, r, col, max))
         return false;
     if (!kassa_valid_id(f->text, max)) {
-        char q[CSV_QUOTE_MAX * 4 + 8];
-        quote_value(q, sizeof q, f);
+        char q[CSV_QUOTE_SIZE];
+        quote_value(q, f);
         add_error(ps, r->line, "%s: invalid \"%s\": only letters, digits, '.', '_' and '-'",
                   csv_columns[col], q);
         return false;
@@ -480,8 +478,8 @@ static int handle_record(csv_parser *ps, const csv_record *r)
     if (too_long(ps, r, COL_BARCODE, KASSA_BARCODE_MAX))
         return KASSA_OK;
     if (!all_digits(barcode)) {
-        char q[CSV_QUOTE_MAX * 4 + 8];
-        quote_value(q, sizeof q, barcode);
+        char q[CSV_QUOTE_SIZE];
+        quote_value(q, barcode);
         add_error(ps, r->line, "barcode: invalid \"%s\": digits only", q);
         return KASSA_OK;
     }
@@ -508,8 +506,8 @@ static int handle_record(csv_parser *ps, const csv_record *r)
     if (too_long(ps, r, COL_STOCK, CSV_NUMBER_MAX))
         return KASSA_OK;
     if (!all_digits(stock)) {
-        char q[CSV_QUOTE_MAX * 4 + 8];
-        quote_value(q, sizeof q, stock);
+        char q[CSV_QUOTE_SIZE];
+        quote_value(q, stock);
         add_error(ps, r->line, "stock: invalid \"%s\": expected a whole number >= 0", q);
         return KASSA_OK;
     }

@@ -17,9 +17,15 @@ hlc_ts hlc_now(hlc_clock *c, uint64_t physical_ms)
 
 bool hlc_observe(hlc_clock *c, hlc_ts remote, uint64_t physical_ms, uint64_t max_skew_ms)
 {
-    hlc_ts limit = hlc_make(physical_ms + max_skew_ms, HLC_LOGICAL_MAX);
-    bool clamped = remote > limit;
-    hlc_ts adopt = clamped ? limit : remote;
+    /* Saturate: the physical part has 48 bits. */
+    const uint64_t physical_max = (UINT64_C(1) << (64 - HLC_LOGICAL_BITS)) - 1;
+    uint64_t limit_ms = physical_ms + max_skew_ms;
+    if (limit_ms < physical_ms || limit_ms > physical_max)
+        limit_ms = physical_max;
+    bool clamped = remote > hlc_make(limit_ms, HLC_LOGICAL_MAX);
+    /* A clamped clock is adopted at logical 0 of the last allowed
+     * millisecond, so the next local event still fits within it. */
+    hlc_ts adopt = clamped ? hlc_make(limit_ms, 0) : remote;
     if (adopt > c->last)
         c->last = adopt;
     return clamped;

@@ -41,8 +41,8 @@ hlc_ts hlc_now(hlc_clock *c, uint64_t physical_ms);
 
 /* Takes in a remote timestamp. A remote clock more than max_skew_ms ahead
  * of physical_ms is not adopted blindly: the clock advances only to
- * physical_ms + max_skew_ms and the function returns true (clamped), so the
- * caller can report it. */
+ * (physical_ms + max_skew_ms, logical 0) and the function returns true
+ * (clamped), so the caller can report it. */
 bool hlc_observe(hlc_clock *c, hlc_ts remote, uint64_t physical_ms, uint64_t max_skew_ms);
 
 /* Wall-clock milliseconds (CLOCK_REALTIME), for callers that run for real. */

@@ -105,7 +105,7 @@ static bool read_id(kreader *r, char *out, size_t size)
 static bool read_sale_ref(kreader *r, oplog_sale_ref *ref)
 {
     return read_id(r, ref->origin, sizeof ref->origin) && kreader_uvarint(r, &ref->seq) &&
-           ref->seq > 0;
+           ref->seq > 0 && ref->seq <= OPLOG_SEQ_MAX;
 }
 
 static void put_sale_ref(kbuf *b, const oplog_sale_ref *ref)
@@ -319,14 +319,21 @@ typedef union payload_scratch {
 static int validate_into(payload_scratch *u, int kind, const uint8_t *p, size_t n, kassa_err *err)
 {
     switch (kind) {
-    case OP_CATALOG_SET: return oplog_decode_catalog_set(p, n, &u->c, err);
-    case OP_SALE: return oplog_decode_sale(p, n, &u->s, err);
-    case OP_VOID: return oplog_decode_void(p, n, &u->v, err);
-    case OP_RETURN: return oplog_decode_return(p, n, &u->r, err);
+    case OP_CATALOG_SET:
+        return oplog_decode_catalog_set(p, n, &u->c, err);
+    case OP_SALE:
+        return oplog_decode_sale(p, n, &u->s, err);
+    case OP_VOID:
+        return oplog_decode_void(p, n, &u->v, err);
+    case OP_RETURN:
+        return oplog_decode_return(p, n, &u->r, err);
     case OP_STOCK_RECEIVE:
-    case OP_STOCK_COUNT: return oplog_decode_stock(p, n, &u->st, err);
-    case OP_SETTING_SET: return oplog_decode_setting(p, n, &u->set, err);
-    default: return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
+    case OP_STOCK_COUNT:
+        return oplog_decode_stock(p, n, &u->st, err);
+    case OP_SETTING_SET:
+        return oplog_decode_setting(p, n, &u->set, err);
+    default:
+        return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
     }
 }
 
@@ -340,7 +347,33 @@ int oplog_validate_payload(int kind, const uint8_t *p, size_t n, kassa_err *err)
     return rc;
 }
 
+int oplog_payload_sale_ref(int kind, const uint8_t *p, size_t n, oplog_sale_ref *ref)
+{
+    if (kind != OP_VOID && kind != OP_RETURN)
+        return 0;
+    kreader r;
+    kreader_init(&r, p, n);
+    return read_sale_ref(&r, ref) ? 1 : -1;
+}
+
 /* ---- sale ids ---- */
+
+/* Parses a decimal 1..INT64_MAX: digits only, no sign, no leading zero. */
+static bool parse_seq(const char *p, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 19 || p[0] == '0')
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return false;
+    *out = v;
+    return true;
+}
 
 void oplog_sale_id(const oplog_sale_ref *ref, char *out, size_t out_size)
 {
@@ -355,13 +388,8 @@ int oplog_parse_sale_id(const char *s, oplog_sale_ref *ref, kassa_err *err)
         return kassa_fail(err, KASSA_EINVAL, "invalid sale id \"%s\": expected NODE-SEQ", s);
     memcpy(ref->origin, s, origin_len);
     ref->origin[origin_len] = '\0';
-    uint64_t seq = 0;
-    for (const char *p = dash + 1; *p; p++) {
-        if (*p < '0' || *p > '9' || seq > (UINT64_MAX - 9) / 10)
-            return kassa_fail(err, KASSA_EINVAL, "invalid sale id \"%s\": expected NODE-SEQ", s);
-        seq = seq * 10 + (uint64_t)(*p - '0');
-    }
-    if (seq == 0 || !kassa_valid_id(ref->origin, KASSA_ID_MAX))
+    uint64_t seq;
+    if (!parse_seq(dash + 1, strlen(dash + 1), &seq) || !kassa_valid_id(ref->origin, KASSA_ID_MAX))
         return kassa_fail(err, KASSA_EINVAL, "invalid sale id \"%s\": expected NODE-SEQ", s);
     ref->seq = seq;
     return KASSA_OK;
@@ -451,29 +479,42 @@ int oplog_vv_parse(const char *text, size_t len, oplog_vv *vv, kassa_err *err)
         while (end < len && text[end] != '\n')
             end++;
         line_no++;
-        char line[KASSA_ID_MAX + 32];
+        const char *line = text + pos;
         size_t n = end - pos;
-        if (n && text[pos + n - 1] == '\r')
-            n--;
-        if (n >= sizeof line)
-            goto bad;
-        memcpy(line, text + pos, n);
-        line[n] = '\0';
         pos = end + 1;
+        if (n && line[n - 1] == '\r')
+            n--;
         if (n == 0)
             continue;
-        char origin[KASSA_ID_MAX + 2];
-        unsigned long long seq;
-        char tail;
-        if (memchr(line, '\0', n) || sscanf(line, "%33s %llu %c", origin, &seq, &tail) != 2 ||
-            strlen(origin) > KASSA_ID_MAX || oplog_vv_get(vv, origin) != 0)
+        /* "ORIGIN SEQ" separated by spaces or tabs; messages never echo
+         * the bytes, which may be anything. */
+        size_t origin_len = 0, seq_at, seq_end = n;
+        while (origin_len < n && line[origin_len] != ' ' && line[origin_len] != '\t')
+            origin_len++;
+        for (seq_at = origin_len; seq_at < n && (line[seq_at] == ' ' || line[seq_at] == '\t');)
+            seq_at++;
+        while (seq_end > seq_at && (line[seq_end - 1] == ' ' || line[seq_end - 1] == '\t'))
+            seq_end--;
+        char origin[KASSA_ID_MAX + 1];
+        uint64_t seq;
+        if (origin_len == 0 || origin_len > KASSA_ID_MAX || seq_at == origin_len)
             goto bad;
+        memcpy(origin, line, origin_len);
+        origin[origin_len] = '\0';
+        if (!kassa_valid_id(origin, KASSA_ID_MAX) ||
+            !parse_seq(line + seq_at, seq_end - seq_at, &seq))
+            goto bad;
+        if (oplog_vv_get(vv, origin) != 0) {
+            kassa_fail(err, KASSA_EINVAL, "version vector line %u: origin listed twice", line_no);
+            goto fail;
+        }
         if (oplog_vv_set(vv, origin, seq, err) != KASSA_OK)
             goto fail;
     }
     return KASSA_OK;
 bad:
-    kassa_fail(err, KASSA_EINVAL, "version vector line %u: expected \"NODE SEQ\"", line_no);
+    kassa_fail(err, KASSA_EINVAL, "version vector line %u: expected \"NODE SEQ\" with SEQ >= 1",
+               line_no);
 fail:
     oplog_vv_free(vv);
     return err ? err->code : KASSA_EINVAL;
@@ -567,7 +608,8 @@ int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *
         oplog_op *op = &f->ops[i];
         const uint8_t *hash;
         if (!read_id(&r, op->origin, sizeof op->origin) || !kreader_uvarint(&r, &op->seq) ||
-            op->seq == 0 || !kreader_uvarint(&r, &op->hlc) || !kreader_u8(&r, &op->kind) ||
+            op->seq == 0 || op->seq > OPLOG_SEQ_MAX || !kreader_uvarint(&r, &op->hlc) ||
+            op->hlc > OPLOG_SEQ_MAX || !kreader_u8(&r, &op->kind) ||
             !kreader_bytes(&r, OPLOG_PAYLOAD_MAX, &op->payload, &op->payload_len) ||
             !kreader_raw(&r, OPLOG_HASH_SIZE, &hash)) {
             free(scratch);
@@ -577,10 +619,12 @@ int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *
         memcpy(op->hash, hash, OPLOG_HASH_SIZE);
         kassa_err perr;
         if (validate_into(scratch, op->kind, op->payload, op->payload_len, &perr) != KASSA_OK) {
+            /* The message names the op: build it before the ops are freed. */
+            kassa_fail(err, KASSA_ECORRUPT, "export file: operation %s/%llu: %s", op->origin,
+                       (unsigned long long)op->seq, perr.msg);
             free(scratch);
             oplog_file_free(f);
-            return kassa_fail(err, KASSA_ECORRUPT, "export file: operation %s/%llu: %s", op->origin,
-                              (unsigned long long)op->seq, perr.msg);
+            return KASSA_ECORRUPT;
         }
         f->n_ops++;
     }

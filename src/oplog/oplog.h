@@ -19,6 +19,8 @@
 #include "pricing/pricing.h"
 
 #define OPLOG_HASH_SIZE 32
+/* Sequence numbers and timestamps are SQLite integers: at most INT64_MAX. */
+#define OPLOG_SEQ_MAX ((uint64_t)INT64_MAX)
 #define OPLOG_PAYLOAD_MAX 65536
 #define OPLOG_VV_MAX 4096
 #define OPLOG_SALE_LINES_MAX 500
@@ -151,6 +153,10 @@ int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err
 /* Decodes the payload of any kind, only to validate it. */
 int oplog_validate_payload(int kind, const uint8_t *p, size_t n, kassa_err *err);
 
+/* The sale a void or return refers to (both payloads start with it): 1 and
+ * *ref filled, 0 for other kinds, -1 when malformed. */
+int oplog_payload_sale_ref(int kind, const uint8_t *p, size_t n, oplog_sale_ref *ref);
+
 /* Sale ids are "<origin>-<seq>"; node ids may contain '-', so the last one
  * separates. */
 void oplog_sale_id(const oplog_sale_ref *ref, char *out, size_t out_size);
@@ -178,7 +184,7 @@ void oplog_vv_format(const oplog_vv *vv, kbuf *out);
 int oplog_vv_parse(const char *text, size_t len, oplog_vv *vv, kassa_err *err);
 
 /* ---- export files ----
- * "KASSAOPS" | u8 version | store id | uvarint count | ops... | BLAKE2b-256 of
+ * "KASSAOPS" | u8 version | store id | u32le count | ops... | BLAKE2b-256 of
  * all preceding bytes. Each op: origin, uvarint seq, uvarint hlc, u8 kind,
  * bytes payload, 32-byte hash. */
 

@@ -35,12 +35,12 @@ int term_stock_each(term *t, term_stock_cb cb, void *ctx, kassa_err *err)
     return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, "stock", err);
 }
 
-/* A sale needs review when more cash went back than it took in kind:
- * refunded twice (voided and returned), voided twice, or returned beyond
- * what was sold by returns made apart. */
+/* A sale needs review when more went back than it took in kind: voided
+ * twice, voided and also returned (units, not cash: a free item counts), or
+ * returned beyond what was sold by returns made apart. */
 #define SALE_CONFLICT_SQL                                                                          \
-    "(s.void_count > 1 OR (s.void_count > 0 AND s.refunded > 0) OR EXISTS (SELECT 1 FROM "         \
-    "sale_returns r WHERE r.origin = s.origin AND r.seq = s.seq AND r.returned > r.sold))"
+    "(s.void_count > 1 OR EXISTS (SELECT 1 FROM sale_returns r WHERE r.origin = s.origin AND "     \
+    "r.seq = s.seq AND (r.returned > r.sold OR (s.void_count > 0 AND r.returned > 0))))"
 
 #define SALE_COLUMNS                                                                               \
     "o.name, s.seq, s.hlc, s.total, s.void_count, s.refunded, " SALE_CONFLICT_SQL " "

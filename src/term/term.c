@@ -327,17 +327,15 @@ void term_set_clock(term *t, term_clock_fn fn, void *ctx)
 int term_deps_met(term *t, const oplog_op *op, bool *met, kassa_err *err)
 {
     *met = true;
-    if (op->kind != OP_VOID && op->kind != OP_RETURN)
+    oplog_sale_ref sale;
+    int has_ref = oplog_payload_sale_ref(op->kind, op->payload, op->payload_len, &sale);
+    if (has_ref == 0)
         return KASSA_OK;
-    /* Both payloads start with the sale reference. */
-    oplog_void v;
-    kreader r;
-    kreader_init(&r, op->payload, op->payload_len);
-    if (!kreader_str(&r, v.sale.origin, sizeof v.sale.origin) || !kreader_uvarint(&r, &v.sale.seq))
+    if (has_ref < 0)
         return kassa_fail(err, KASSA_ECORRUPT, "operation %s/%llu: malformed sale reference",
                           op->origin, (unsigned long long)op->seq);
     int64_t origin_id;
-    int rc = term_origin_id(t, v.sale.origin, false, &origin_id, err);
+    int rc = term_origin_id(t, sale.origin, false, &origin_id, err);
     if (rc == KASSA_ENOTFOUND) {
         *met = false;
         kassa_err_clear(err);
@@ -348,7 +346,7 @@ int term_deps_met(term *t, const oplog_op *op, bool *met, kassa_err *err)
     term_head head;
     if ((rc = term_origin_head(t, origin_id, &head, err)) != KASSA_OK)
         return rc;
-    *met = head.seq >= v.sale.seq;
+    *met = head.seq >= sale.seq;
     return KASSA_OK;
 }
 

@@ -1,0 +1,1153 @@
+/*
+ * Unit tests of the terminal core (src/term): init and open errors, schema
+ * migrations, refusals that must change nothing, group commit, the hybrid
+ * logical clock across restarts and remote skew, forked histories on
+ * import, and log verification of an altered log.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "term/term.h"
+
+#define STORE "store-1"
+#define BIG_PAY INT64_C(100000000)
+
+static char g_base[512];
+static unsigned g_dirs;
+
+/* Terminals and buffers a test opened, closed by the teardown even when an
+ * assertion failed half-way. */
+#define MAX_OPEN 8
+static term *g_open[MAX_OPEN];
+
+/* ---- helpers ---- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *root = getenv("TMPDIR");
+    if (!root || !*root)
+        root = "/tmp";
+    snprintf(g_base, sizeof g_base, "%s/kassa-term-XXXXXX", root);
+    if (!mkdtemp(g_base)) {
+        print_error("mkdtemp %s: %s\n", g_base, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    nftw(g_base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < MAX_OPEN; i++) {
+        term_close(g_open[i]);
+        g_open[i] = NULL;
+    }
+    return 0;
+}
+
+static void track(term *t)
+{
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (!g_open[i]) {
+            g_open[i] = t;
+            return;
+        }
+    }
+    fail_msg("too many open terminals");
+}
+
+static void untrack_close(term *t)
+{
+    for (int i = 0; i < MAX_OPEN; i++)
+        if (g_open[i] == t)
+            g_open[i] = NULL;
+    term_close(t);
+}
+
+/* A fresh directory name under the test's base directory. */
+static void new_dir(char *out, size_t size)
+{
+    snprintf(out, size, "%s/d%u", g_base, ++g_dirs);
+}
+
+typedef struct fake_clock {
+    uint64_t ms;
+} fake_clock;
+
+static uint64_t fake_now(void *ctx)
+{
+    return ((fake_clock *)ctx)->ms;
+}
+
+static term *open_term(const char *dir, fake_clock *clk)
+{
+    term *t = NULL;
+    kassa_err err;
+    int rc = term_open(dir, &t, &err);
+    if (rc != KASSA_OK)
+        fail_msg("term_open %s: %s", dir, err.msg);
+    track(t);
+    if (clk)
+        term_set_clock(t, fake_now, clk);
+    return t;
+}
+
+static term *new_term(char *dir, size_t size, const char *store, const char *node, fake_clock *clk)
+{
+    kassa_err err;
+    new_dir(dir, size);
+    int rc = term_init(dir, store, node, &err);
+    if (rc != KASSA_OK)
+        fail_msg("term_init %s: %s", dir, err.msg);
+    return open_term(dir, clk);
+}
+
+static void catalog(term *t)
+{
+    catalog_item items[3];
+    memset(items, 0, sizeof items);
+    static const struct {
+        const char *sku, *name;
+        int64_t price, stock;
+    } ROWS[3] = {
+        {"apple", "Apple", 100, 20}, {"bread", "Bread", 250, 10}, {"cheese", "Cheese", 990, 0}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(items[i].sku, sizeof items[i].sku, "%s", ROWS[i].sku);
+        snprintf(items[i].name, sizeof items[i].name, "%s", ROWS[i].name);
+        items[i].price = ROWS[i].price;
+        snprintf(items[i].tax_class, sizeof items[i].tax_class, "standard");
+        items[i].stock = ROWS[i].stock;
+        items[i].line = (unsigned)i + 2;
+    }
+    kassa_err err;
+    int rc = term_catalog_import(t, items, 3, &err);
+    if (rc != KASSA_OK)
+        fail_msg("catalog import: %s", err.msg);
+}
+
+static void cart_of(term_cart *cart, const char *sku, int64_t qty)
+{
+    kassa_err err;
+    memset(cart, 0, sizeof *cart);
+    assert_int_equal(term_cart_add(cart, sku, qty, &err), KASSA_OK);
+}
+
+/* Sells qty of sku (and optionally qty2 of sku2); returns the sale ref. */
+static oplog_sale_ref sell2(term *t, const char *sku, int64_t qty, const char *sku2, int64_t qty2,
+                            hlc_ts *hlc)
+{
+    term_cart cart;
+    kassa_err err;
+    cart_of(&cart, sku, qty);
+    if (sku2)
+        assert_int_equal(term_cart_add(&cart, sku2, qty2, &err), KASSA_OK);
+    term_sale_result *res = malloc(sizeof *res);
+    assert_non_null(res);
+    int rc = term_sale(t, &cart, BIG_PAY, res, &err);
+    if (rc != KASSA_OK) {
+        free(res);
+        fail_msg("sale: %s", err.msg);
+    }
+    oplog_sale_ref ref = res->ref;
+    if (hlc)
+        *hlc = res->hlc;
+    free(res);
+    return ref;
+}
+
+static oplog_sale_ref sell(term *t, const char *sku, int64_t qty)
+{
+    return sell2(t, sku, qty, NULL, 0, NULL);
+}
+
+/* What must not change when an action is refused. */
+typedef struct snap {
+    uint8_t hash[32];
+    oplog_vv vv;
+    term_status st;
+} snap;
+
+static void snap_take(term *t, snap *s)
+{
+    kassa_err err;
+    assert_int_equal(term_state_hash(t, s->hash, &err), KASSA_OK);
+    assert_int_equal(term_vv(t, &s->vv, &err), KASSA_OK);
+    assert_int_equal(term_status_get(t, &s->st, &err), KASSA_OK);
+}
+
+static void snap_free(snap *s)
+{
+    oplog_vv_free(&s->vv);
+}
+
+static void snap_assert_same(term *t, snap *before, const char *what)
+{
+    snap now;
+    snap_take(t, &now);
+    bool same = memcmp(now.hash, before->hash, 32) == 0 && now.vv.n == before->vv.n &&
+                now.st.ops == before->st.ops && now.st.pending == before->st.pending &&
+                now.st.sales == before->st.sales;
+    for (size_t i = 0; same && i < now.vv.n; i++)
+        same = strcmp(now.vv.e[i].origin, before->vv.e[i].origin) == 0 &&
+               now.vv.e[i].seq == before->vv.e[i].seq;
+    snap_free(&now);
+    if (!same)
+        fail_msg("%s changed the terminal's state", what);
+}
+
+static int64_t stock_of(term *t, const char *sku)
+{
+    int64_t q = -1;
+    kassa_err err;
+    assert_int_equal(term_stock_get(t, sku, &q, &err), KASSA_OK);
+    return q;
+}
+
+static int schema_version_of(const char *path)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void exec_raw(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        print_error("%s: %s\n", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        fail();
+    }
+    sqlite3_close(db);
+}
+
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void db_path_of(const char *dir, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", dir, TERM_DB_FILE);
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+    return strstr(hay, needle) != NULL;
+}
+
+static void export_all(term *t, const oplog_vv *since, kbuf *out)
+{
+    kassa_err err;
+    kbuf_reset(out);
+    int rc = term_export(t, since, out, &err);
+    if (rc != KASSA_OK)
+        fail_msg("export: %s", err.msg);
+}
+
+static void import_ok(term *t, const kbuf *file, term_import_report *rep)
+{
+    kassa_err err;
+    int rc = term_import(t, file->data, file->len, rep, &err);
+    if (rc != KASSA_OK)
+        fail_msg("import: %s", err.msg);
+}
+
+/* ---- init / open ---- */
+
+static void test_init_open_errors(void **state)
+{
+    (void)state;
+    char dir[600], path[700];
+    kassa_err err;
+    term *t = NULL;
+
+    /* Nothing there, or an empty directory: not initialised. */
+    new_dir(dir, sizeof dir);
+    assert_int_equal(term_open(dir, &t, &err), KASSA_ENOTFOUND);
+    assert_true(contains(err.msg, "kassa init"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(term_open(dir, &t, &err), KASSA_ENOTFOUND);
+    assert_true(contains(err.msg, dir));
+
+    /* Bad ids are refused before anything is created. */
+    static const char *const BAD[] = {
+        "", "has space", "a/b", "caf\xc3\xa9", "x\n", "123456789012345678901234567890123"};
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(BAD); i++) {
+        char fresh[600];
+        new_dir(fresh, sizeof fresh);
+        assert_int_equal(term_init(fresh, BAD[i], "T1", &err), KASSA_EINVAL);
+        assert_true(contains(err.msg, "store id"));
+        assert_int_equal(term_init(fresh, STORE, BAD[i], &err), KASSA_EINVAL);
+        assert_true(contains(err.msg, "node id"));
+        assert_int_not_equal(access(fresh, F_OK), 0);
+    }
+    /* Longest valid ids are fine. */
+    char longest[600];
+    new_dir(longest, sizeof longest);
+    assert_int_equal(term_init(longest, "12345678901234567890123456789012",
+                               "abcdefghijklmnopqrstuvwxyz._-ABC", &err),
+                     KASSA_OK);
+
+    /* Init, then init again (even with other ids) is refused and keeps the
+     * first database. */
+    new_dir(dir, sizeof dir);
+    assert_int_equal(term_init(dir, STORE, "T1", &err), KASSA_OK);
+    struct stat sb;
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(term_init(dir, STORE, "T1", &err), KASSA_ECONFLICT);
+    assert_true(contains(err.msg, "already initialised"));
+    assert_int_equal(term_init(dir, "other-store", "T9", &err), KASSA_ECONFLICT);
+    t = open_term(dir, NULL);
+    assert_string_equal(t->store_id, STORE);
+    assert_string_equal(t->node_id, "T1");
+    oplog_vv vv;
+    assert_int_equal(term_vv(t, &vv, &err), KASSA_OK);
+    assert_int_equal(vv.n, 0);
+    oplog_vv_free(&vv);
+    untrack_close(t);
+
+    /* A parent that does not exist. */
+    snprintf(path, sizeof path, "%s/no/such/parent", g_base);
+    assert_int_equal(term_init(path, STORE, "T1", &err), KASSA_EIO);
+
+    /* A file that is not a database. */
+    new_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    db_path_of(dir, path, sizeof path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database. ", f);
+    fclose(f);
+    t = NULL;
+    int rc = term_open(dir, &t, &err);
+    assert_int_equal(rc, KASSA_ECORRUPT);
+    assert_null(t);
+}
+
+/* ---- migrations ---- */
+
+static void test_migration_from_v1(void **state)
+{
+    (void)state;
+    char dir[600], path[700];
+    kassa_err err;
+    store st;
+
+    assert_int_equal(store_open_at(&st, "/nonexistent-unused", 0, &err), KASSA_EINVAL);
+    assert_int_equal(store_open_at(&st, "/nonexistent-unused", STORE_SCHEMA_VERSION + 1, &err),
+                     KASSA_EINVAL);
+
+    /* A v1 database, written as a v1 kassa would have: the terminal's
+     * identity and one origin. */
+    new_dir(dir, sizeof dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    db_path_of(dir, path, sizeof path);
+    assert_int_equal(store_open_at(&st, path, 1, &err), KASSA_OK);
+    int v = 0;
+    assert_int_equal(store_schema_version(&st, &v, &err), KASSA_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(
+        count_rows(st.db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_by_hlc'"), 0);
+    assert_int_equal(
+        store_exec(&st,
+                   "INSERT INTO meta(key, value) VALUES('store_id', 'old-store'),"
+                   "('node_id', 'OLD1');"
+                   "INSERT INTO origins(name, head_hash) VALUES('OLD1', zeroblob(32));",
+                   &err),
+        KASSA_OK);
+    store_close(&st);
+    assert_int_equal(schema_version_of(path), 1);
+
+    /* store_open upgrades, keeping the rows. */
+    assert_int_equal(store_open(&st, path, &err), KASSA_OK);
+    assert_int_equal(store_schema_version(&st, &v, &err), KASSA_OK);
+    assert_int_equal(v, STORE_SCHEMA_VERSION);
+    assert_int_equal(
+        count_rows(st.db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_by_hlc'"), 1);
+    assert_int_equal(count_rows(st.db, "SELECT count(*) FROM meta"), 2);
+    store_close(&st);
+
+    /* And the terminal opens and works on it. */
+    term *t = open_term(dir, NULL);
+    assert_string_equal(t->store_id, "old-store");
+    assert_string_equal(t->node_id, "OLD1");
+    catalog(t);
+    sell(t, "apple", 2);
+    assert_int_equal(stock_of(t, "apple"), 18);
+    untrack_close(t);
+
+    /* A real terminal with data, taken back to v1, then upgraded by
+     * term_open: same state, same log. */
+    fake_clock clk = {UINT64_C(1750000000000)};
+    t = new_term(dir, sizeof dir, STORE, "T1", &clk);
+    catalog(t);
+    oplog_sale_ref s1 = sell2(t, "apple", 3, "bread", 1, NULL);
+    sell(t, "bread", 2);
+    assert_int_equal(term_void(t, &s1, NULL, &err), KASSA_OK);
+    snap before;
+    snap_take(t, &before);
+    untrack_close(t);
+    db_path_of(dir, path, sizeof path);
+    exec_raw(path, "DROP INDEX sales_by_hlc; PRAGMA user_version = 1;");
+    assert_int_equal(schema_version_of(path), 1);
+    t = open_term(dir, &clk);
+    assert_int_equal(store_schema_version(&t->st, &v, &err), KASSA_OK);
+    assert_int_equal(v, STORE_SCHEMA_VERSION);
+    assert_int_equal(
+        count_rows(t->st.db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_by_hlc'"), 1);
+    snap_assert_same(t, &before, "the upgrade");
+    snap_free(&before);
+    term_verify_report vr;
+    assert_int_equal(term_log_verify(t, &vr, &err), KASSA_OK);
+    assert_true(vr.ok);
+    sell(t, "bread", 1);
+    assert_int_equal(stock_of(t, "bread"), 7);
+}
+
+static void test_migration_newer_refused(void **state)
+{
+    (void)state;
+    char dir[600], path[700];
+    kassa_err err;
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
+    catalog(t);
+    sell(t, "apple", 1);
+    untrack_close(t);
+    db_path_of(dir, path, sizeof path);
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", STORE_SCHEMA_VERSION + 1);
+    exec_raw(path, sql);
+
+    store st;
+    assert_int_equal(store_open(&st, path, &err), KASSA_EVERSION);
+    assert_true(contains(err.msg, "newer"));
+    assert_true(contains(err.msg, "upgrade kassa"));
+    char num[16];
+    snprintf(num, sizeof num, "%d", STORE_SCHEMA_VERSION + 1);
+    assert_true(contains(err.msg, num));
+    assert_int_equal(store_open_at(&st, path, 1, &err), KASSA_EVERSION);
+
+    t = NULL;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(term_open(dir, &t, &err), KASSA_EVERSION);
+    assert_null(t);
+    assert_true(contains(err.msg, "newer"));
+
+    /* Refusing touched nothing. */
+    assert_int_equal(schema_version_of(path), STORE_SCHEMA_VERSION + 1);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sales"), 1);
+    sqlite3_close(db);
+}
+
+/* ---- refusals ---- */
+
+static void test_refusals_change_nothing(void **state)
+{
+    (void)state;
+    char dir[600];
+    kassa_err err;
+    fake_clock clk = {UINT64_C(1750000000000)}; /* frozen: the clock is visible */
+    term *t = new_term(dir, sizeof dir, STORE, "T1", &clk);
+    catalog(t);
+    hlc_ts h1, h2;
+    oplog_sale_ref s1 = sell2(t, "apple", 2, "bread", 1, &h1);
+    oplog_sale_ref s2 = sell2(t, "apple", 1, NULL, 0, &h2);
+    assert_int_equal(h2, h1 + 1);
+    term_cart cart;
+    term_return_req req;
+    oplog_sale_ref rref;
+    int64_t refund = -7;
+    term_sale_result *res = malloc(sizeof *res);
+    assert_non_null(res);
+
+    snap before;
+    snap_take(t, &before);
+
+    /* sales */
+    memset(&cart, 0, sizeof cart);
+    assert_int_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_EINVAL);
+    cart_of(&cart, "apple", 1);
+    assert_int_equal(term_cart_add(&cart, "durian", 1, &err), KASSA_OK);
+    assert_int_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_ENOTFOUND);
+    cart_of(&cart, "apple", 1);
+    assert_int_equal(term_sale(t, &cart, 119, res, &err), KASSA_EINVAL); /* total 1.20 */
+    assert_true(contains(err.msg, "less than the total"));
+    assert_int_equal(term_sale(t, &cart, -1, res, &err), KASSA_EOVERFLOW);
+    assert_int_equal(term_cart_discount(&cart, "apple", PRICING_DISCOUNT_AMOUNT, 101, &err),
+                     KASSA_OK);
+    assert_int_not_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_OK);
+    assert_int_equal(term_cart_add(&cart, "bad sku", 1, &err), KASSA_EINVAL);
+    assert_int_equal(term_cart_add(&cart, "apple", 0, &err), KASSA_EINVAL);
+    snap_assert_same(t, &before, "a refused sale");
+
+    /* voids */
+    oplog_sale_ref unknown = {"ZZ", 1}, not_sale = {"T1", 1}, too_far = {"T1", 999};
+    assert_int_equal(term_void(t, &unknown, &refund, &err), KASSA_ENOTFOUND);
+    assert_int_equal(term_void(t, &not_sale, &refund, &err), KASSA_ENOTFOUND);
+    assert_int_equal(term_void(t, &too_far, &refund, &err), KASSA_ENOTFOUND);
+    assert_int_equal(refund, -7);
+    snap_assert_same(t, &before, "a refused void");
+
+    /* returns */
+    memset(&req, 0, sizeof req);
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    req.n_lines = 1;
+    snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "apple");
+    req.lines[0].qty = 3; /* sold 2 */
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    req.lines[0].qty = 0;
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    req.lines[0].qty = -1;
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "cheese"); /* not in the sale */
+    req.lines[0].qty = 1;
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    req.n_lines = 2; /* the same SKU twice: 1 + 1 <= 2 each, 2 together */
+    snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "apple");
+    snprintf(req.lines[1].sku, sizeof req.lines[1].sku, "apple");
+    req.lines[1].qty = 1;
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    req.n_lines = 1;
+    assert_int_equal(term_return(t, &unknown, &req, &rref, &refund, &err), KASSA_ENOTFOUND);
+    assert_int_equal(refund, -7);
+    snap_assert_same(t, &before, "a refused return");
+
+    /* stock */
+    assert_int_equal(term_stock_receive(t, "durian", 5, &err), KASSA_ENOTFOUND);
+    assert_int_equal(term_stock_receive(t, "apple", 0, &err), KASSA_EINVAL);
+    assert_int_equal(term_stock_receive(t, "apple", -3, &err), KASSA_EINVAL);
+    assert_int_equal(term_stock_receive(t, "bad sku", 1, &err), KASSA_EINVAL);
+    assert_int_equal(term_stock_receive(t, "apple", PRICING_QTY_MAX + 1, &err), KASSA_EINVAL);
+    int64_t delta = -99;
+    assert_int_equal(term_stock_count(t, "apple", -1, &delta, &err), KASSA_EINVAL);
+    assert_int_equal(term_stock_count(t, "durian", 4, &delta, &err), KASSA_ENOTFOUND);
+    assert_int_equal(delta, -99);
+    snap_assert_same(t, &before, "a refused stock movement");
+
+    /* catalog and settings */
+    oplog_catalog_set c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.sku, sizeof c.sku, "apple");
+    assert_int_equal(term_catalog_set(t, &c, &err), KASSA_EINVAL); /* no field */
+    c.fields = CATALOG_F_PRICE;
+    c.price = -1;
+    assert_int_equal(term_catalog_set(t, &c, &err), KASSA_EOVERFLOW);
+    c.fields = CATALOG_F_TAX_CLASS;
+    snprintf(c.tax_class, sizeof c.tax_class, "luxury");
+    assert_int_equal(term_catalog_set(t, &c, &err), KASSA_ENOTFOUND);
+    c.fields = CATALOG_F_NAME;
+    assert_int_equal(term_catalog_set(t, &c, &err), KASSA_EINVAL); /* empty name */
+    assert_int_equal(term_setting_set(t, "tax.standard", "abc", &err), KASSA_EINVAL);
+    assert_int_equal(term_setting_set(t, "tax.standard", "10001", &err), KASSA_EINVAL);
+    assert_int_equal(term_setting_set(t, "bad key", "1", &err), KASSA_EINVAL);
+    catalog_item items[2];
+    memset(items, 0, sizeof items);
+    snprintf(items[0].sku, sizeof items[0].sku, "durian");
+    snprintf(items[0].name, sizeof items[0].name, "Durian");
+    snprintf(items[0].tax_class, sizeof items[0].tax_class, "standard");
+    items[0].price = 500;
+    items[0].stock = 3;
+    items[1] = items[0];
+    snprintf(items[1].sku, sizeof items[1].sku, "elder");
+    snprintf(items[1].tax_class, sizeof items[1].tax_class, "luxury");
+    items[1].line = 3;
+    assert_int_not_equal(term_catalog_import(t, items, 2, &err), KASSA_OK);
+    assert_true(contains(err.msg, "line 3"));
+    term_item it;
+    assert_int_equal(term_item_get(t, "durian", &it, &err), KASSA_ENOTFOUND);
+    snap_assert_same(t, &before, "a refused catalog change");
+    snap_free(&before);
+
+    /* The refusals left no trace on the clock either. */
+    hlc_ts h3;
+    sell2(t, "cheese", 1, NULL, 0, &h3);
+    assert_int_equal(h3, h2 + 1);
+
+    /* After a void: voiding again and returning are refused. */
+    int64_t paid = 0;
+    assert_int_equal(term_void(t, &s2, &paid, &err), KASSA_OK);
+    assert_int_equal(paid, 120);
+    snap_take(t, &before);
+    assert_int_equal(term_void(t, &s2, &refund, &err), KASSA_ECONFLICT);
+    snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "apple");
+    req.lines[0].qty = 1;
+    assert_int_equal(term_return(t, &s2, &req, &rref, &refund, &err), KASSA_ECONFLICT);
+    snap_assert_same(t, &before, "a refusal on a voided sale");
+    snap_free(&before);
+
+    /* After a return: voiding is refused, returning more than is left too. */
+    assert_int_equal(term_return(t, &s1, &req, &rref, &paid, &err), KASSA_OK);
+    assert_int_equal(paid, 120);
+    snap_take(t, &before);
+    assert_int_equal(term_void(t, &s1, &refund, &err), KASSA_ECONFLICT);
+    assert_true(contains(err.msg, "has returns"));
+    req.lines[0].qty = 2;
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    snap_assert_same(t, &before, "a refusal on a returned sale");
+    snap_free(&before);
+    req.lines[0].qty = 1;
+    assert_int_equal(term_return(t, &s1, &req, &rref, &paid, &err), KASSA_OK);
+    assert_int_equal(stock_of(t, "apple"), 20 - 2 - 1 + 1 + 2);
+    free(res);
+}
+
+/* ARCHITECTURE.md: a terminal refuses to void "one with returns". A return
+ * of a line given away (100 % discount) refunds 0, and must still block a
+ * void: the sale was returned. */
+static void test_void_refused_after_free_return(void **state)
+{
+    (void)state;
+    char dir[600];
+    kassa_err err;
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
+    catalog(t);
+    term_cart cart;
+    cart_of(&cart, "apple", 2);
+    assert_int_equal(term_cart_add(&cart, "bread", 1, &err), KASSA_OK);
+    assert_int_equal(term_cart_discount(&cart, "apple", PRICING_DISCOUNT_PERCENT, 10000, &err),
+                     KASSA_OK);
+    term_sale_result *res = malloc(sizeof *res);
+    assert_non_null(res);
+    assert_int_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_OK);
+    oplog_sale_ref sale = res->ref;
+    free(res);
+    term_return_req req;
+    memset(&req, 0, sizeof req);
+    req.n_lines = 1;
+    snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "apple");
+    req.lines[0].qty = 1;
+    int64_t refund = -1;
+    assert_int_equal(term_return(t, &sale, &req, NULL, &refund, &err), KASSA_OK);
+    assert_int_equal(refund, 0);
+    snap before;
+    snap_take(t, &before);
+    int rc = term_void(t, &sale, &refund, &err);
+    if (rc != KASSA_ECONFLICT) {
+        snap_free(&before);
+        fail_msg("void of a sale with a (zero-refund) return: rc %d, want KASSA_ECONFLICT (%d)", rc,
+                 KASSA_ECONFLICT);
+    }
+    snap_assert_same(t, &before, "a refused void");
+    snap_free(&before);
+}
+
+/* ---- group commit ---- */
+
+static size_t sales_count(term *t)
+{
+    term_status st;
+    kassa_err err;
+    assert_int_equal(term_status_get(t, &st, &err), KASSA_OK);
+    return st.sales;
+}
+
+static void test_group_commit(void **state)
+{
+    (void)state;
+    char dir[600];
+    kassa_err err;
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
+    catalog(t);
+    term *reader = open_term(dir, NULL); /* another connection to the same database */
+
+    assert_int_equal(term_batch_commit(t, &err), KASSA_EINVAL);
+    assert_int_equal(term_batch_begin(t, &err), KASSA_OK);
+    assert_int_equal(term_batch_begin(t, &err), KASSA_EINVAL);
+    oplog_sale_ref a = sell(t, "apple", 1);
+    oplog_sale_ref b = sell(t, "bread", 1);
+    /* A failing sale and a failing void inside the batch roll back alone. */
+    term_cart cart;
+    cart_of(&cart, "apple", 1);
+    assert_int_equal(term_cart_add(&cart, "durian", 1, &err), KASSA_OK);
+    term_sale_result *res = malloc(sizeof *res);
+    assert_non_null(res);
+    assert_int_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_ENOTFOUND);
+    free(res);
+    int64_t refund;
+    assert_int_equal(term_void(t, &a, &refund, &err), KASSA_OK);
+    assert_int_equal(term_void(t, &a, &refund, &err), KASSA_ECONFLICT);
+    oplog_sale_ref c = sell(t, "apple", 2);
+    assert_int_equal(b.seq, a.seq + 1);
+    assert_int_equal(c.seq, b.seq + 2); /* the void took b.seq + 1, the failures nothing */
+    /* Not acknowledged yet: another connection does not see the batch. */
+    assert_int_equal(sales_count(reader), 0);
+    assert_int_equal(stock_of(reader, "apple"), 20);
+    assert_int_equal(term_batch_commit(t, &err), KASSA_OK);
+    assert_int_equal(sales_count(reader), 3);
+    assert_int_equal(stock_of(reader, "apple"), 20 - 2);
+    assert_int_equal(stock_of(reader, "bread"), 9);
+    term_verify_report vr;
+    assert_int_equal(term_log_verify(reader, &vr, &err), KASSA_OK);
+    assert_true(vr.ok);
+
+    /* A batch rolled back leaves nothing, and the next sale takes the seq
+     * the rolled-back ones had. */
+    snap before;
+    snap_take(t, &before);
+    assert_int_equal(term_batch_begin(t, &err), KASSA_OK);
+    oplog_sale_ref d = sell(t, "bread", 1);
+    sell(t, "cheese", 1);
+    assert_int_equal(term_void(t, &c, &refund, &err), KASSA_OK);
+    term_batch_rollback(t);
+    snap_assert_same(t, &before, "a rolled-back batch");
+    snap_free(&before);
+    assert_int_equal(sales_count(reader), 3);
+    assert_int_equal(term_batch_commit(t, &err), KASSA_EINVAL);
+    oplog_sale_ref e = sell(t, "bread", 1);
+    assert_int_equal(e.seq, d.seq);
+    assert_int_equal(sales_count(reader), 4);
+    assert_int_equal(term_log_verify(t, &vr, &err), KASSA_OK);
+    assert_true(vr.ok);
+}
+
+/* ---- clock ---- */
+
+static void test_hlc_monotonic_across_reopen(void **state)
+{
+    (void)state;
+    char dir[600], dir_b[600];
+    const uint64_t P = UINT64_C(2000000000000);
+    fake_clock clk = {P};
+    term *t = new_term(dir, sizeof dir, STORE, "T1", &clk);
+    catalog(t);
+    hlc_ts h1, h2, h3, h4, h5;
+    sell2(t, "apple", 1, NULL, 0, &h1);
+    sell2(t, "apple", 1, NULL, 0, &h2);
+    assert_true(h2 > h1);
+    assert_true(hlc_physical_ms(h2) == P);
+    untrack_close(t);
+
+    /* Reopened with a clock one hour behind. */
+    clk.ms = P - 3600000;
+    t = open_term(dir, &clk);
+    sell2(t, "apple", 1, NULL, 0, &h3);
+    assert_true(h3 > h2);
+    /* Backwards again within the session. */
+    clk.ms = P - 7200000;
+    sell2(t, "apple", 1, NULL, 0, &h4);
+    assert_true(h4 > h3);
+    /* Forward past the log: back to physical time. */
+    clk.ms = P + 5;
+    sell2(t, "apple", 1, NULL, 0, &h5);
+    assert_int_equal(h5, hlc_make(P + 5, 0));
+
+    /* An adopted remote clock is remembered across a restart as well. */
+    fake_clock clk_b = {P - 30000}; /* 30 s behind T1: within the skew */
+    term *b = new_term(dir_b, sizeof dir_b, STORE, "T2", &clk_b);
+    kbuf file;
+    kbuf_init(&file);
+    export_all(t, NULL, &file);
+    term_import_report rep;
+    import_ok(b, &file, &rep);
+    kbuf_free(&file);
+    assert_int_equal(rep.skew_reports, 0);
+    untrack_close(b);
+    clk_b.ms = P - 40000;
+    b = open_term(dir_b, &clk_b);
+    catalog(b);
+    hlc_ts hb;
+    sell2(b, "apple", 1, NULL, 0, &hb);
+    assert_true(hb > h5);
+}
+
+static void test_import_clamps_skew(void **state)
+{
+    (void)state;
+    char dir_a[600], dir_b[600];
+    kassa_err err;
+    const uint64_t P = UINT64_C(2000000000000);
+    fake_clock clk_a = {P + 600000}; /* ten minutes ahead */
+    fake_clock clk_b = {P};
+    term *a = new_term(dir_a, sizeof dir_a, STORE, "T1", &clk_a);
+    term *b = new_term(dir_b, sizeof dir_b, STORE, "T2", &clk_b);
+    catalog(a);
+    hlc_ts ha;
+    oplog_sale_ref ref = sell2(a, "apple", 1, NULL, 0, &ha);
+    assert_int_equal(hlc_physical_ms(ha), P + 600000);
+
+    kbuf file;
+    kbuf_init(&file);
+    export_all(a, NULL, &file);
+    term_import_report rep;
+    import_ok(b, &file, &rep);
+    assert_int_equal(rep.applied, rep.in_file);
+    assert_int_equal(rep.skew_reports, 1);
+    assert_int_equal(b->skew_reports, 1);
+    /* The remote operations keep their own timestamps. */
+    term_sale_info info;
+    oplog_sale *sale = malloc(sizeof *sale);
+    assert_non_null(sale);
+    assert_int_equal(term_sale_get(b, &ref, &info, sale, &err), KASSA_OK);
+    free(sale);
+    assert_int_equal(info.hlc, ha);
+    /* Importing again observes the same clock again: reported again, and
+     * the count adds up. */
+    import_ok(b, &file, &rep);
+    kbuf_free(&file);
+    assert_int_equal(b->skew_reports, 1 + rep.skew_reports);
+
+    /* Our next local operation is not dragged ten minutes ahead: it stays
+     * within physical time + max skew. */
+    hlc_ts hb;
+    sell2(b, "apple", 1, NULL, 0, &hb);
+    assert_true(hlc_physical_ms(hb) >= P);
+    if (hb > hlc_make(P + b->max_skew_ms, HLC_LOGICAL_MAX))
+        fail_msg("after clamping, the next local hlc is %llu ms + %u, beyond physical %llu + "
+                 "max skew %llu ms",
+                 (unsigned long long)hlc_physical_ms(hb), hlc_logical(hb), (unsigned long long)P,
+                 (unsigned long long)b->max_skew_ms);
+}
+
+static void test_import_within_skew_adopted(void **state)
+{
+    (void)state;
+    char dir_a[600], dir_b[600];
+    const uint64_t P = UINT64_C(2000000000000);
+    fake_clock clk_a = {P + 30000};
+    fake_clock clk_b = {P};
+    term *a = new_term(dir_a, sizeof dir_a, STORE, "T1", &clk_a);
+    term *b = new_term(dir_b, sizeof dir_b, STORE, "T2", &clk_b);
+    catalog(a);
+    hlc_ts ha, hb;
+    sell2(a, "apple", 1, NULL, 0, &ha);
+    kbuf file;
+    kbuf_init(&file);
+    export_all(a, NULL, &file);
+    term_import_report rep;
+    import_ok(b, &file, &rep);
+    kbuf_free(&file);
+    assert_int_equal(rep.skew_reports, 0);
+    assert_int_equal(b->skew_reports, 0);
+    sell2(b, "apple", 1, NULL, 0, &hb);
+    assert_true(hb > ha);
+}
+
+/* ---- forked histories ---- */
+
+static void setting(term *t, const char *key, const char *value)
+{
+    kassa_err err;
+    int rc = term_setting_set(t, key, value, &err);
+    if (rc != KASSA_OK)
+        fail_msg("setting: %s", err.msg);
+}
+
+static void test_import_forked_history_rejected(void **state)
+{
+    (void)state;
+    char dx[600], dy[600], dm[600], dz[600];
+    kassa_err err;
+    /* X and Y: the same store and node id, two different histories. */
+    term *x = new_term(dx, sizeof dx, STORE, "N", NULL);
+    term *y = new_term(dy, sizeof dy, STORE, "N", NULL);
+    term *m = new_term(dm, sizeof dm, STORE, "A", NULL); /* sorts before N */
+    term *z = new_term(dz, sizeof dz, STORE, "Z", NULL);
+    setting(x, "tax.standard", "1900");
+    setting(y, "tax.standard", "1800");
+    setting(m, "tax.reduced", "600");
+    setting(m, "tax.reduced", "700");
+    kbuf file;
+    kbuf_init(&file);
+    term_import_report rep;
+    export_all(m, NULL, &file);
+    import_ok(x, &file, &rep);
+    export_all(y, NULL, &file);
+    import_ok(z, &file, &rep); /* Z holds Y's N/1 */
+
+    /* X's file: A/1, A/2 (new to Y), then N/1 that differs from Y's. */
+    snap before;
+    snap_take(y, &before);
+    export_all(x, NULL, &file);
+    int rc = term_import(y, file.data, file.len, &rep, &err);
+    assert_int_equal(rc, KASSA_ECONFLICT);
+    assert_true(contains(err.msg, "N/1"));
+    assert_int_equal(rep.in_file, 3);
+    assert_int_equal(rep.applied, 0);
+    snap_assert_same(y, &before, "a rejected forked file");
+    snap_free(&before);
+    assert_int_equal(y->skew_reports, 0);
+
+    /* The same at a third terminal that holds Y's version. */
+    snap_take(z, &before);
+    assert_int_equal(term_import(z, file.data, file.len, &rep, &err), KASSA_ECONFLICT);
+    snap_assert_same(z, &before, "a rejected forked file");
+    snap_free(&before);
+
+    /* A fork past what Y holds: N/2 of X does not continue Y's N/1. */
+    setting(x, "tax.standard", "1950"); /* N/2 */
+    setting(x, "tax.standard", "1960"); /* N/3 */
+    oplog_vv since;
+    oplog_vv_init(&since);
+    assert_int_equal(oplog_vv_set(&since, "N", 1, &err), KASSA_OK);
+    export_all(x, &since, &file); /* A/1, A/2, N/2, N/3 */
+    snap_take(y, &before);
+    rc = term_import(y, file.data, file.len, &rep, &err);
+    assert_int_equal(rc, KASSA_ECORRUPT);
+    assert_true(contains(err.msg, "N/2"));
+    snap_assert_same(y, &before, "a rejected forked file");
+    snap_free(&before);
+    oplog_vv held;
+    assert_int_equal(term_vv(y, &held, &err), KASSA_OK);
+    assert_int_equal(oplog_vv_get(&held, "A"), 0);
+    oplog_vv_free(&held);
+
+    /* A forked operation that waited in the pending queue is dropped when
+     * its turn comes and it does not continue the chain. */
+    assert_int_equal(oplog_vv_set(&since, "N", 2, &err), KASSA_OK);
+    assert_int_equal(oplog_vv_set(&since, "A", 2, &err), KASSA_OK);
+    export_all(x, &since, &file); /* X's N/3 only */
+    import_ok(z, &file, &rep);
+    assert_int_equal(rep.pending, 1);
+    setting(y, "tax.standard", "1700"); /* Y's N/2 */
+    export_all(y, NULL, &file);
+    import_ok(z, &file, &rep);
+    assert_int_equal(rep.applied, 1);
+    assert_int_equal(rep.dropped, 1);
+    assert_int_equal(rep.pending, 0);
+    oplog_vv_free(&since);
+    kbuf_free(&file);
+    /* Z now matches Y exactly. */
+    uint8_t hy[32], hz[32];
+    assert_int_equal(term_state_hash(y, hy, &err), KASSA_OK);
+    assert_int_equal(term_state_hash(z, hz, &err), KASSA_OK);
+    assert_memory_equal(hy, hz, 32);
+}
+
+static void test_import_rejects_bad_files(void **state)
+{
+    (void)state;
+    char d1[600], d2[600], d3[600];
+    kassa_err err;
+    term *a = new_term(d1, sizeof d1, STORE, "T1", NULL);
+    term *b = new_term(d2, sizeof d2, STORE, "T2", NULL);
+    term *other = new_term(d3, sizeof d3, "store-2", "T1", NULL);
+    catalog(a);
+    catalog(other);
+    sell(a, "apple", 1);
+    kbuf file;
+    kbuf_init(&file);
+    term_import_report rep;
+    snap before;
+    snap_take(b, &before);
+
+    export_all(other, NULL, &file);
+    assert_int_equal(term_import(b, file.data, file.len, &rep, &err), KASSA_ECONFLICT);
+    assert_true(contains(err.msg, "store-2"));
+
+    export_all(a, NULL, &file);
+    for (size_t cut = 0; cut < file.len; cut += 1 + file.len / 40) {
+        int rc = term_import(b, file.data, cut, &rep, &err);
+        if (rc == KASSA_OK)
+            fail_msg("a file truncated to %zu of %zu bytes was accepted", cut, file.len);
+    }
+    for (size_t pos = 0; pos < file.len; pos += 1 + file.len / 40) {
+        file.data[pos] ^= 0x20;
+        int rc = term_import(b, file.data, file.len, &rep, &err);
+        file.data[pos] ^= 0x20;
+        if (rc == KASSA_OK)
+            fail_msg("a file with byte %zu of %zu altered was accepted", pos, file.len);
+    }
+    snap_assert_same(b, &before, "a rejected file");
+    snap_free(&before);
+    import_ok(b, &file, &rep);
+    assert_int_equal(rep.applied, rep.in_file);
+    kbuf_free(&file);
+}
+
+/* ---- log verify ---- */
+
+static void alter_payload(term *t, const char *origin, int64_t seq, bool rehash)
+{
+    static const char SEL[] =
+        "SELECT p.payload, p.hlc, p.kind FROM ops p JOIN origins o ON o.id = p.origin "
+        "WHERE o.name = ?1 AND p.seq = ?2";
+    static const char PREV[] = "SELECT p.hash FROM ops p JOIN origins o ON o.id = p.origin "
+                               "WHERE o.name = ?1 AND p.seq = ?2";
+    static const char UPD[] = "UPDATE ops SET payload = ?3, hash = coalesce(?4, hash) WHERE "
+                              "origin = (SELECT id FROM origins WHERE name = ?1) AND seq = ?2";
+    sqlite3 *db = t->st.db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, SEL, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, seq);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    uint8_t payload[512];
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    assert_true(len > 0 && len <= sizeof payload);
+    memcpy(payload, sqlite3_column_blob(st, 0), len);
+    oplog_op op;
+    memset(&op, 0, sizeof op);
+    snprintf(op.origin, sizeof op.origin, "%s", origin);
+    op.seq = (uint64_t)seq;
+    op.hlc = (hlc_ts)sqlite3_column_int64(st, 1);
+    op.kind = (uint8_t)sqlite3_column_int(st, 2);
+    sqlite3_finalize(st);
+    uint8_t hash[OPLOG_HASH_SIZE];
+    if (rehash) {
+        /* Garbage that hashes right: only decoding can tell. */
+        memset(payload, 0xff, len);
+        uint8_t prev[OPLOG_HASH_SIZE] = {0};
+        if (seq > 1) {
+            assert_int_equal(sqlite3_prepare_v2(db, PREV, -1, &st, NULL), SQLITE_OK);
+            sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, seq - 1);
+            assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+            memcpy(prev, sqlite3_column_blob(st, 0), OPLOG_HASH_SIZE);
+            sqlite3_finalize(st);
+        }
+        op.payload = payload;
+        op.payload_len = len;
+        oplog_hash(t->store_id, prev, &op, hash);
+    } else {
+        payload[len - 1] ^= 0x01; /* e.g. the tendered amount */
+    }
+    assert_int_equal(sqlite3_prepare_v2(db, UPD, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_blob(st, 3, payload, (int)len, SQLITE_TRANSIENT);
+    if (rehash)
+        sqlite3_bind_blob(st, 4, hash, OPLOG_HASH_SIZE, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 4);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+}
+
+static void verify(term *t, term_verify_report *vr)
+{
+    kassa_err err;
+    assert_int_equal(term_log_verify(t, vr, &err), KASSA_OK);
+}
+
+static void test_log_verify_detects_alteration(void **state)
+{
+    (void)state;
+    char da[600], db_dir[600];
+    term *a = new_term(da, sizeof da, STORE, "T1", NULL);
+    term *b = new_term(db_dir, sizeof db_dir, STORE, "B", NULL);
+    catalog(b); /* B/1..B/5: three items, two receipts */
+    kbuf file;
+    kbuf_init(&file);
+    term_import_report rep;
+    export_all(b, NULL, &file);
+    import_ok(a, &file, &rep);
+    kbuf_free(&file);
+    sell(a, "apple", 1);  /* T1/1 */
+    sell(a, "bread", 2);  /* T1/2 */
+    sell(a, "cheese", 1); /* T1/3 */
+    sell(a, "apple", 3);  /* T1/4 */
+    term_verify_report vr;
+    verify(a, &vr);
+    assert_true(vr.ok);
+    assert_int_equal(vr.origins, 2);
+    assert_int_equal(vr.ops, 9);
+
+    /* One byte of T1/2's payload. */
+    alter_payload(a, "T1", 2, false);
+    verify(a, &vr);
+    assert_false(vr.ok);
+    assert_string_equal(vr.first_bad, "T1/2");
+    assert_true(contains(vr.reason, "hash"));
+    assert_int_equal(vr.origins, 2);
+
+    /* An earlier origin (by name) altered too: that one is first. */
+    alter_payload(a, "B", 4, false);
+    verify(a, &vr);
+    assert_false(vr.ok);
+    assert_string_equal(vr.first_bad, "B/4");
+
+    /* A payload that does not decode but whose hash was recomputed. */
+    char dc[600];
+    term *c = new_term(dc, sizeof dc, STORE, "C", NULL);
+    catalog(c);
+    sell(c, "apple", 2); /* C/6, the last */
+    verify(c, &vr);
+    assert_true(vr.ok);
+    alter_payload(c, "C", 6, true);
+    verify(c, &vr);
+    assert_false(vr.ok);
+    assert_string_equal(vr.first_bad, "C/6");
+    assert_true(contains(vr.reason, "decode"));
+
+    /* A hole in the log. */
+    char dd[600];
+    term *d = new_term(dd, sizeof dd, STORE, "D", NULL);
+    catalog(d);
+    assert_int_equal(sqlite3_exec(d->st.db,
+                                  "DELETE FROM ops WHERE seq = 3 AND origin = (SELECT id FROM "
+                                  "origins WHERE name = 'D')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    verify(d, &vr);
+    assert_false(vr.ok);
+    assert_string_equal(vr.first_bad, "D/4");
+    assert_true(contains(vr.reason, "gap"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_init_open_errors, teardown),
+        cmocka_unit_test_teardown(test_migration_from_v1, teardown),
+        cmocka_unit_test_teardown(test_migration_newer_refused, teardown),
+        cmocka_unit_test_teardown(test_refusals_change_nothing, teardown),
+        cmocka_unit_test_teardown(test_void_refused_after_free_return, teardown),
+        cmocka_unit_test_teardown(test_group_commit, teardown),
+        cmocka_unit_test_teardown(test_hlc_monotonic_across_reopen, teardown),
+        cmocka_unit_test_teardown(test_import_clamps_skew, teardown),
+        cmocka_unit_test_teardown(test_import_within_skew_adopted, teardown),
+        cmocka_unit_test_teardown(test_import_forked_history_rejected, teardown),
+        cmocka_unit_test_teardown(test_import_rejects_bad_files, teardown),
+        cmocka_unit_test_teardown(test_log_verify_detects_alteration, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
