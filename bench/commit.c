@@ -372,7 +372,10 @@ static int check_durability(sqlite3 *db, const char *which)
     return 0;
 }
 
-static int raw_open(raw_db *r, const char *path)
+/* Opens raw SQLite as store_open opens the terminal's database: the same
+ * durability pragmas, plus the WAL sizing pragmas read back from the
+ * terminal's connection (core), whatever store_open sets them to. */
+static int raw_open(raw_db *r, const char *path, sqlite3 *core)
 {
     memset(r, 0, sizeof *r);
     r->rng = 0x5eed0001u;
@@ -390,6 +393,16 @@ static int raw_open(raw_db *r, const char *path)
         return fail_sqlite(r->db, "raw database setup");
     if (check_durability(r->db, "raw") != 0)
         return 1;
+    static const char *const MIRRORED[] = {"journal_size_limit", "wal_autocheckpoint"};
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(MIRRORED); i++) {
+        char sql[96], value[32];
+        snprintf(sql, sizeof sql, "PRAGMA %s", MIRRORED[i]);
+        if (query_text(core, sql, value, sizeof value) != 0)
+            return 1;
+        snprintf(sql, sizeof sql, "PRAGMA %s=%lld", MIRRORED[i], strtoll(value, NULL, 10));
+        if (query_text(r->db, sql, value, sizeof value) != 0)
+            return 1;
+    }
     if (raw_prepare(r, "BEGIN IMMEDIATE", &r->begin) != 0 ||
         raw_prepare(r,
                     "INSERT INTO ops(origin, seq, hlc, kind, payload, hash) "
@@ -948,7 +961,8 @@ static int run(bench *b)
         fprintf(stderr,
                 "bench/commit: WARNING: %s is on %s: fsync is free there; use --dir on a disk\n",
                 b->dir, b->fs_name);
-    if (setup_term(b) != 0 || make_specs(b) != 0 || raw_open(&b->raw, b->raw_path) != 0)
+    if (setup_term(b) != 0 || make_specs(b) != 0 ||
+        raw_open(&b->raw, b->raw_path, b->t->st.db) != 0)
         return 1;
     /* Until raw SQLite's WAL has reached wal_autocheckpoint frames (one per
      * commit) and wrapped, every raw commit extends the WAL file, and an

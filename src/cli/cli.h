@@ -30,6 +30,9 @@ int cli_open(cli *c, term **t);
 int cli_print_json(json_t *v);
 json_t *cli_json_money(int64_t minor);
 
+/* Writes a buffer to stdout (nothing for an empty one). */
+int cli_write(const kbuf *b);
+
 /* Splits "SKU:VALUE" at the last ':' into sku (KASSA_SKU_MAX) and value. */
 int cli_split_pair(const char *arg, char *sku, const char **value);
 /* Reads a whole file ("-" is stdin) into a malloc'd buffer. */

@@ -114,7 +114,7 @@ int cmd_sale(cli *c)
             if (term_receipt(t, &res->ref, &receipt, &err) != KASSA_OK)
                 rc = cli_fail("sale %s recorded, but its receipt failed: %s", id, err.msg);
             else
-                fwrite(receipt.data, 1, receipt.len, stdout);
+                rc = cli_write(&receipt);
             kbuf_free(&receipt);
         }
     }
@@ -216,7 +216,7 @@ int cmd_receipt(cli *c)
     if (term_receipt(t, &ref, &out, &err) != KASSA_OK)
         rc = cli_fail_err(&err);
     else
-        fwrite(out.data, 1, out.len, stdout);
+        rc = cli_write(&out);
     kbuf_free(&out);
     term_close(t);
     return rc;

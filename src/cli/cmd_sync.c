@@ -40,8 +40,8 @@ int cmd_export(cli *c)
     kbuf_init(&out);
     if (term_export(t, have_since ? &since : NULL, &out, &err) != KASSA_OK)
         rc = cli_fail_err(&err);
-    else if (fwrite(out.data, 1, out.len, stdout) != out.len)
-        rc = cli_fail("cannot write export: %s", strerror(errno));
+    else
+        rc = cli_write(&out);
     kbuf_free(&out);
     oplog_vv_free(&since);
     term_close(t);
@@ -110,7 +110,7 @@ int cmd_vv(cli *c)
         kbuf out;
         kbuf_init(&out);
         oplog_vv_format(&vv, &out);
-        fwrite(out.data, 1, out.len, stdout);
+        rc = cli_write(&out);
         kbuf_free(&out);
     }
     oplog_vv_free(&vv);
@@ -160,7 +160,7 @@ int cmd_log(cli *c)
                                       (json_int_t)rep.origins, "ops", (json_int_t)rep.ops,
                                       "first_bad", rep.first_bad, "reason", rep.reason));
         if (rc == CLI_OK && !rep.ok)
-            rc = CLI_FAIL;
+            rc = cli_fail("log altered: first bad operation %s: %s", rep.first_bad, rep.reason);
     } else if (rep.ok) {
         printf("log ok: %zu operations from %zu origins\n", rep.ops, rep.origins);
     } else {

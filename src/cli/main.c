@@ -89,6 +89,13 @@ json_t *cli_json_money(int64_t minor)
     return json_string(s);
 }
 
+int cli_write(const kbuf *b)
+{
+    if (b->len && fwrite(b->data, 1, b->len, stdout) != b->len)
+        return cli_fail("cannot write output: %s", strerror(errno));
+    return CLI_OK;
+}
+
 int cli_split_pair(const char *arg, char *sku, const char **value)
 {
     const char *colon = strrchr(arg, ':');

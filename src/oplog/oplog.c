@@ -501,7 +501,8 @@ int oplog_vv_parse(const char *text, size_t len, oplog_vv *vv, kassa_err *err)
             goto bad;
         memcpy(origin, line, origin_len);
         origin[origin_len] = '\0';
-        if (!kassa_valid_id(origin, KASSA_ID_MAX) ||
+        /* strlen catches NUL bytes inside the origin. */
+        if (strlen(origin) != origin_len || !kassa_valid_id(origin, KASSA_ID_MAX) ||
             !parse_seq(line + seq_at, seq_end - seq_at, &seq))
             goto bad;
         if (oplog_vv_get(vv, origin) != 0) {

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,11 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
 int store_error(store *s, int rc, const char *what, kassa_err *err)
 {
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    /* A full disk also surfaces as an I/O error (sizing the WAL index,
+     * writing the WAL): the system errno tells. */
+    int sys_errno = s->db ? sqlite3_system_errno(s->db) : 0;
+    if ((rc & 0xff) == SQLITE_IOERR && (sys_errno == ENOSPC || sys_errno == EDQUOT))
+        rc = SQLITE_FULL;
     switch (rc & 0xff) {
     case SQLITE_FULL:
         return kassa_fail(err, KASSA_EFULL, "%s: storage full (%s); nothing was written", what,
@@ -150,7 +156,7 @@ int store_open_at(store *s, const char *path, int target_version, kassa_err *err
      * free path and is then checked. */
     rc = store_exec(s,
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
-                    "PRAGMA trusted_schema=OFF;",
+                    "PRAGMA trusted_schema=OFF; PRAGMA journal_size_limit=4194304;",
                     err);
     if (rc == KASSA_OK) {
         sqlite3_stmt *st;

@@ -145,8 +145,14 @@ static int import_tx(term *t, void *ctx, kassa_err *err)
         set.price = it->price;
         snprintf(set.tax_class, sizeof set.tax_class, "%s", it->tax_class);
         int rc = catalog_set_op(t, &set, err);
-        if (rc != KASSA_OK)
-            return kassa_fail(err, rc, "line %u: %s", it->line, err->msg);
+        if (rc != KASSA_OK) {
+            char reason[KASSA_ERR_MSG_SIZE];
+            memcpy(reason, err->msg, sizeof reason); /* the message formats into err */
+            return kassa_fail(err, rc, "line %u: %s", it->line, reason);
+        }
+        if (it->stock > OPLOG_STOCK_DELTA_MAX)
+            return kassa_fail(err, KASSA_EOVERFLOW, "line %u: stock above %lld", it->line,
+                              (long long)OPLOG_STOCK_DELTA_MAX);
         if (it->stock > 0) {
             oplog_stock s = {.qty = it->stock, .delta = 0};
             snprintf(s.sku, sizeof s.sku, "%s", it->sku);

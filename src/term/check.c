@@ -60,29 +60,62 @@ int term_state_hash(term *t, uint8_t out[32], kassa_err *err)
     return rc;
 }
 
+typedef struct verify_origin {
+    char name[KASSA_ID_MAX + 1];
+    uint8_t prev[OPLOG_HASH_SIZE]; /* hash of the last good operation */
+    uint64_t expect_seq;
+    uint64_t head_seq; /* what origins records as the chain's head */
+    uint8_t head_hash[OPLOG_HASH_SIZE];
+} verify_origin;
+
+static void verify_bad(term_verify_report *rep, const char *origin, uint64_t seq,
+                       const char *reason)
+{
+    rep->ok = false;
+    snprintf(rep->first_bad, sizeof rep->first_bad, "%s/%llu", origin, (unsigned long long)seq);
+    snprintf(rep->reason, sizeof rep->reason, "%s", reason);
+}
+
+/* The chain must end exactly at the head the origin row records: a
+ * deleted tail or a moved head is an alteration too. */
+static void verify_end(term_verify_report *rep, const verify_origin *v)
+{
+    if (!rep->ok || !v->name[0])
+        return;
+    uint64_t last = v->expect_seq - 1;
+    if (last < v->head_seq)
+        verify_bad(rep, v->name, v->expect_seq, "operation missing: the log ends before its head");
+    else if (last > v->head_seq || memcmp(v->prev, v->head_hash, OPLOG_HASH_SIZE) != 0)
+        verify_bad(rep, v->name, last, "the log's last operation is not its recorded head");
+}
+
 int term_log_verify(term *t, term_verify_report *rep, kassa_err *err)
 {
-    static const char SQL[] = "SELECT o.name, p.seq, p.hlc, p.kind, p.payload, p.hash, o.id "
-                              "FROM ops p JOIN origins o ON o.id = p.origin "
-                              "ORDER BY o.name, p.seq";
+    static const char SQL[] =
+        "SELECT o.name, p.seq, p.hlc, p.kind, p.payload, p.hash, o.head_seq, o.head_hash "
+        "FROM origins o LEFT JOIN ops p ON p.origin = o.id "
+        "WHERE o.head_seq > 0 OR p.seq IS NOT NULL ORDER BY o.name, p.seq";
     memset(rep, 0, sizeof *rep);
     rep->ok = true;
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;
-    uint8_t prev[OPLOG_HASH_SIZE];
-    char origin[KASSA_ID_MAX + 1] = "";
-    uint64_t expect_seq = 1;
+    verify_origin v;
+    memset(&v, 0, sizeof v);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (strcmp(name, origin) != 0) {
-            snprintf(origin, sizeof origin, "%s", name);
-            memset(prev, 0, sizeof prev);
-            expect_seq = 1;
+        if (strcmp(name, v.name) != 0) {
+            verify_end(rep, &v);
+            memset(&v, 0, sizeof v);
+            snprintf(v.name, sizeof v.name, "%s", name);
+            v.expect_seq = 1;
+            v.head_seq = (uint64_t)sqlite3_column_int64(st, 6);
+            if (sqlite3_column_bytes(st, 7) == OPLOG_HASH_SIZE)
+                memcpy(v.head_hash, sqlite3_column_blob(st, 7), OPLOG_HASH_SIZE);
             rep->origins++;
         }
-        if (!rep->ok)
+        if (!rep->ok || sqlite3_column_type(st, 1) == SQLITE_NULL)
             continue;
         oplog_op op;
         memset(&op, 0, sizeof op);
@@ -93,30 +126,25 @@ int term_log_verify(term *t, term_verify_report *rep, kassa_err *err)
         op.payload = sqlite3_column_blob(st, 4);
         op.payload_len = (size_t)sqlite3_column_bytes(st, 4);
         rep->ops++;
-        const char *reason = NULL;
         kassa_err perr;
-        if (op.seq != expect_seq)
-            reason = "sequence gap";
+        if (op.seq != v.expect_seq)
+            verify_bad(rep, name, v.expect_seq, "sequence gap: operation missing");
         else if (sqlite3_column_bytes(st, 5) != OPLOG_HASH_SIZE)
-            reason = "hash has the wrong size";
+            verify_bad(rep, name, op.seq, "hash has the wrong size");
         else if (memcpy(op.hash, sqlite3_column_blob(st, 5), OPLOG_HASH_SIZE),
-                 !oplog_hash_ok(t->store_id, prev, &op))
-            reason = "hash does not match the operation and its predecessor";
+                 !oplog_hash_ok(t->store_id, v.prev, &op))
+            verify_bad(rep, name, op.seq, "hash does not match the operation and its predecessor");
         else if (oplog_validate_payload(op.kind, op.payload, op.payload_len, &perr) != KASSA_OK)
-            reason = "payload does not decode";
-        if (reason) {
-            rep->ok = false;
-            snprintf(rep->first_bad, sizeof rep->first_bad, "%s/%llu", name,
-                     (unsigned long long)op.seq);
-            snprintf(rep->reason, sizeof rep->reason, "%s", reason);
+            verify_bad(rep, name, op.seq, "payload does not decode");
+        if (!rep->ok)
             continue;
-        }
-        memcpy(prev, op.hash, OPLOG_HASH_SIZE);
-        expect_seq++;
+        memcpy(v.prev, op.hash, OPLOG_HASH_SIZE);
+        v.expect_seq++;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return store_error(&t->st, rc, "log verify", err);
+    verify_end(rep, &v);
     return KASSA_OK;
 }
 

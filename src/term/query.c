@@ -139,6 +139,9 @@ int term_drawer(term *t, const char *node, int64_t *cash, kassa_err *err)
     static const char ALL[] = "SELECT coalesce(sum(p) - sum(n), 0) FROM drawer";
     static const char ONE[] = "SELECT coalesce(sum(d.p) - sum(d.n), 0) FROM drawer d "
                               "JOIN origins o ON o.id = d.origin WHERE o.name = ?1";
+    int64_t origin_id;
+    if (node && term_origin_id(t, node, false, &origin_id, err) != KASSA_OK)
+        return err->code;
     sqlite3_stmt *st = store_stmt(&t->st, node ? ONE : ALL, err);
     if (!st)
         return err->code;

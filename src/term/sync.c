@@ -117,18 +117,25 @@ static int pending_put(term *t, const oplog_op *op, kassa_err *err)
 }
 
 /* An operation we already hold must be byte for byte the one we hold: a
- * different operation under the same (origin, seq) is a forked history. */
+ * different operation under the same (origin, seq) is a forked or forged
+ * history. Every field is compared, not just the hash the sender claims. */
 static int check_duplicate(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
 {
-    static const char SQL[] = "SELECT hash FROM ops WHERE origin = ?1 AND seq = ?2";
+    static const char SQL[] =
+        "SELECT hlc, kind, payload, hash FROM ops WHERE origin = ?1 AND seq = ?2";
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, origin_id);
     sqlite3_bind_int64(st, 2, (int64_t)op->seq);
     int rc = sqlite3_step(st);
-    bool same = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == OPLOG_HASH_SIZE &&
-                memcmp(sqlite3_column_blob(st, 0), op->hash, OPLOG_HASH_SIZE) == 0;
+    bool same = rc == SQLITE_ROW && (hlc_ts)sqlite3_column_int64(st, 0) == op->hlc &&
+                sqlite3_column_int(st, 1) == op->kind &&
+                (size_t)sqlite3_column_bytes(st, 2) == op->payload_len &&
+                (op->payload_len == 0 ||
+                 memcmp(sqlite3_column_blob(st, 2), op->payload, op->payload_len) == 0) &&
+                sqlite3_column_bytes(st, 3) == OPLOG_HASH_SIZE &&
+                memcmp(sqlite3_column_blob(st, 3), op->hash, OPLOG_HASH_SIZE) == 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_error(&t->st, rc, "import", err);

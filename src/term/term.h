@@ -170,6 +170,7 @@ int term_sale_returned(term *t, const oplog_sale_ref *ref, const char *sku, int6
 int term_receipt(term *t, const oplog_sale_ref *ref, kbuf *out, kassa_err *err);
 
 /* Drawer: cash in minus cash out for one terminal (node NULL: all). */
+/* KASSA_ENOTFOUND for a node no operation has come from. */
 int term_drawer(term *t, const char *node, int64_t *cash, kassa_err *err);
 
 /* ---- replication by file ---- */

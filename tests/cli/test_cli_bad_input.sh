@@ -277,7 +277,7 @@ log_verify()
     verify_bad "UPDATE ops SET kind = 7 WHERE origin = $T1ID AND seq = 3" T1/3
     verify_bad "UPDATE ops SET hash = zeroblob(32) WHERE origin = $T1ID AND seq = 3" T1/3
     verify_bad "UPDATE ops SET payload = (SELECT payload FROM ops WHERE origin = $T1ID AND seq = 2) WHERE origin = $T1ID AND seq = 3" T1/3
-    verify_bad "DELETE FROM ops WHERE origin = $T1ID AND seq = 3" T1/4
+    verify_bad "DELETE FROM ops WHERE origin = $T1ID AND seq = 3" T1/3
     # The sale at the head of the log, deleted: the chain up to it is intact,
     # but the terminal's own head (origins.head_seq/head_hash) says it existed.
     verify_bad "DELETE FROM ops WHERE origin = $T1ID AND seq = $N" "T1/$N"
