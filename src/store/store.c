@@ -156,7 +156,8 @@ int store_open_at(store *s, const char *path, int target_version, kassa_err *err
      * free path and is then checked. */
     rc = store_exec(s,
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
-                    "PRAGMA trusted_schema=OFF; PRAGMA journal_size_limit=4194304;",
+                    "PRAGMA trusted_schema=OFF; PRAGMA journal_size_limit=4194304;"
+                    "PRAGMA wal_autocheckpoint=" STORE_WAL_AUTOCHECKPOINT_PAGES_STR ";",
                     err);
     if (rc == KASSA_OK) {
         sqlite3_stmt *st;
@@ -228,9 +229,21 @@ int store_step_done(store *s, sqlite3_stmt *st, const char *what, kassa_err *err
     return KASSA_OK;
 }
 
+/* Transaction control runs once per action: cached statements, not
+ * sqlite3_exec's parse each time. */
+static int tx_step(store *s, const char *sql, kassa_err *err)
+{
+    sqlite3_stmt *st = store_stmt(s, sql, err);
+    if (!st)
+        return err->code;
+    return store_step_done(s, st, "transaction", err);
+}
+
 int store_begin(store *s, kassa_err *err)
 {
-    int rc = store_exec(s, s->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested", err);
+    static const char BEGIN[] = "BEGIN IMMEDIATE";
+    static const char SAVEPOINT[] = "SAVEPOINT nested";
+    int rc = tx_step(s, s->tx_depth == 0 ? BEGIN : SAVEPOINT, err);
     if (rc == KASSA_OK)
         s->tx_depth++;
     return rc;
@@ -238,9 +251,11 @@ int store_begin(store *s, kassa_err *err)
 
 int store_commit(store *s, kassa_err *err)
 {
+    static const char COMMIT[] = "COMMIT";
+    static const char RELEASE[] = "RELEASE nested";
     if (s->tx_depth <= 0)
         return kassa_fail(err, KASSA_EINVAL, "commit without a transaction");
-    int rc = store_exec(s, s->tx_depth == 1 ? "COMMIT" : "RELEASE nested", err);
+    int rc = tx_step(s, s->tx_depth == 1 ? COMMIT : RELEASE, err);
     if (rc != KASSA_OK) {
         /* A failed COMMIT (disk full, I/O) may leave the transaction open:
          * roll it back so the database holds exactly what it held before. */
@@ -262,6 +277,14 @@ void store_rollback(store *s)
         sqlite3_exec(s->db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
     }
     s->tx_depth--;
+}
+
+int store_checkpoint(store *s, kassa_err *err)
+{
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return store_error(s, rc, "checkpoint", err);
+    return KASSA_OK;
 }
 
 int store_integrity_check(store *s, char *out, size_t out_size, kassa_err *err)

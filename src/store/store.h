@@ -16,6 +16,12 @@
 /* The schema version this binary writes; migrations live in store.c. */
 #define STORE_SCHEMA_VERSION 2
 #define STORE_STMT_CACHE_MAX 96
+/* Copying the WAL back into the database (a checkpoint) costs several
+ * commits' worth of I/O. SQLite's default runs it inside whichever commit
+ * crosses 1000 pages, so one sale in ~130 paid for it. kassa checkpoints
+ * when idle (store_checkpoint); this larger automatic threshold is only the
+ * backstop for a terminal that is never idle. */
+#define STORE_WAL_AUTOCHECKPOINT_PAGES_STR "10000"
 
 typedef struct store {
     sqlite3 *db;
@@ -55,6 +61,10 @@ void store_rollback(store *s);
 
 /* sqlite3_step for a statement expected to finish with SQLITE_DONE. */
 int store_step_done(store *s, sqlite3_stmt *st, const char *what, kassa_err *err);
+
+/* Passive checkpoint: copies what it can of the WAL into the database
+ * without waiting for readers. For idle moments. */
+int store_checkpoint(store *s, kassa_err *err);
 
 int store_integrity_check(store *s, char *out, size_t out_size, kassa_err *err);
 

@@ -6,7 +6,6 @@
  */
 #include "term/term_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static int stock_add(term *t, const char *sku, int64_t origin_id, int64_t delta, kassa_err *err)
@@ -116,9 +115,7 @@ static int apply_setting_set(term *t, const oplog_op *op, kassa_err *err)
 static int apply_sale(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
 {
     static const char SQL[] = "INSERT INTO sales(origin, seq, hlc, total) VALUES(?1, ?2, ?3, ?4)";
-    oplog_sale *s = malloc(sizeof *s);
-    if (!s)
-        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    oplog_sale *s = &t->work->apply_sale;
     int rc = oplog_decode_sale(op->payload, op->payload_len, s, err);
     for (size_t i = 0; rc == KASSA_OK && i < s->n_lines; i++)
         rc = stock_add(t, s->lines[i].sku, origin_id, -s->lines[i].qty, err);
@@ -136,7 +133,6 @@ static int apply_sale(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
             rc = store_step_done(&t->st, st, "sale", err);
         }
     }
-    free(s);
     return rc;
 }
 
@@ -256,9 +252,7 @@ static int apply_void(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
     /* The refund was paid at this terminal's drawer, whatever else. */
     if ((rc = drawer_add(t, origin_id, 0, v.refund, err)) != KASSA_OK)
         return rc;
-    oplog_sale *sale = malloc(sizeof *sale);
-    if (!sale)
-        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    oplog_sale *sale = &t->work->apply_sale;
     sale_row row;
     bool found;
     rc = referenced_sale(t, &v.sale, &row, sale, &found, err);
@@ -270,19 +264,14 @@ static int apply_void(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
         for (size_t i = 0; rc == KASSA_OK && i < sale->n_lines; i++)
             rc = credit_line(t, &row, v.sale.seq, sale->lines[i].sku, sale->lines[i].qty, 0, err);
     }
-    free(sale);
     return rc;
 }
 
 static int apply_return(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
 {
-    oplog_return *ret = malloc(sizeof *ret);
-    oplog_sale *sale = malloc(sizeof *sale);
-    int rc = KASSA_OK;
-    if (!ret || !sale)
-        rc = kassa_fail(err, KASSA_ENOMEM, "out of memory");
-    if (rc == KASSA_OK)
-        rc = oplog_decode_return(op->payload, op->payload_len, ret, err);
+    oplog_return *ret = &t->work->apply_return;
+    oplog_sale *sale = &t->work->apply_sale;
+    int rc = oplog_decode_return(op->payload, op->payload_len, ret, err);
     if (rc == KASSA_OK)
         rc = drawer_add(t, origin_id, 0, ret->refund, err);
     sale_row row;
@@ -300,8 +289,6 @@ static int apply_return(term *t, int64_t origin_id, const oplog_op *op, kassa_er
             }
         }
     }
-    free(ret);
-    free(sale);
     return rc;
 }
 

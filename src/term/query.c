@@ -183,15 +183,11 @@ static void format_time(hlc_ts ts, char *out, size_t size)
 
 int term_receipt(term *t, const oplog_sale_ref *ref, kbuf *out, kassa_err *err)
 {
-    oplog_sale *s = malloc(sizeof *s);
-    if (!s)
-        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    oplog_sale *s = &t->work->action_sale;
     term_sale_info info;
     int rc = term_sale_get(t, ref, &info, s, err);
-    if (rc != KASSA_OK) {
-        free(s);
+    if (rc != KASSA_OK)
         return rc;
-    }
     char id[KASSA_ID_MAX + 24], when[40], line[160];
     const char *rule = "------------------------------------------";
     oplog_sale_id(ref, id, sizeof id);
@@ -231,7 +227,6 @@ int term_receipt(term *t, const oplog_sale_ref *ref, kbuf *out, kassa_err *err)
         receipt_row(out, "Refunded by returns", info.refunded);
     if (info.conflict)
         receipt_text(out, "!!! conflicting void/return: needs review");
-    free(s);
     if (out->oom)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     return KASSA_OK;

@@ -56,9 +56,32 @@ typedef struct sale_ctx {
     const term_cart *cart;
     int64_t tendered;
     term_sale_result *res;
-    pricing_line_in in[OPLOG_SALE_LINES_MAX];
-    pricing_line_out out[OPLOG_SALE_LINES_MAX];
 } sale_ctx;
+
+/* What pricing needs of an item: less than term_item_get, which also sums
+ * the stock counter. */
+static int item_price(term *t, const char *sku, int64_t *price, int32_t *rate_bp, kassa_err *err)
+{
+    static const char SQL[] = "SELECT price, tax_class FROM catalog WHERE sku = ?1";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    char tax_class[KASSA_ID_MAX + 1] = "";
+    if (rc == SQLITE_ROW) {
+        *price = sqlite3_column_int64(st, 0);
+        snprintf(tax_class, sizeof tax_class, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return kassa_fail(err, KASSA_ENOTFOUND, "unknown SKU \"%s\"", sku);
+    if (rc != SQLITE_ROW)
+        return store_error(&t->st, rc, "catalog", err);
+    if (!tax_class[0])
+        return kassa_fail(err, KASSA_EINVAL, "%s has no price or tax class yet", sku);
+    return term_tax_rate(t, tax_class, rate_bp, err);
+}
 
 static int sale_tx(term *t, void *ctx, kassa_err *err)
 {
@@ -66,27 +89,22 @@ static int sale_tx(term *t, void *ctx, kassa_err *err)
     term_sale_result *res = c->res;
     oplog_sale *s = &res->sale;
     const term_cart *cart = c->cart;
+    pricing_line_in *in = t->work->price_in;
+    pricing_line_out *out = t->work->price_out;
     int rc;
     /* Price from this terminal's catalog inside the transaction, so the
      * prices recorded are the ones in force when the sale committed. */
     for (size_t i = 0; i < cart->n_lines; i++) {
-        term_item it;
-        int32_t bp;
-        if ((rc = term_item_get(t, cart->lines[i].sku, &it, err)) != KASSA_OK)
-            return rc;
-        if (!it.tax_class[0])
-            return kassa_fail(err, KASSA_EINVAL, "%s has no price or tax class yet", it.sku);
-        if ((rc = term_tax_rate(t, it.tax_class, &bp, err)) != KASSA_OK)
-            return rc;
-        c->in[i] = (pricing_line_in){
-            .unit_price = it.price,
+        in[i] = (pricing_line_in){
             .qty = cart->lines[i].qty,
-            .tax_rate_bp = bp,
             .discount_kind = cart->lines[i].discount_kind,
             .discount_value = cart->lines[i].discount_value,
         };
+        if ((rc = item_price(t, cart->lines[i].sku, &in[i].unit_price, &in[i].tax_rate_bp, err)) !=
+            KASSA_OK)
+            return rc;
     }
-    if ((rc = pricing_compute(c->in, cart->n_lines, c->out, &res->totals, err)) != KASSA_OK)
+    if ((rc = pricing_compute(in, cart->n_lines, out, &res->totals, err)) != KASSA_OK)
         return rc;
     if (c->tendered < res->totals.total) {
         char due[MONEY_STR_SIZE], given[MONEY_STR_SIZE];
@@ -98,10 +116,10 @@ static int sale_tx(term *t, void *ctx, kassa_err *err)
     for (size_t i = 0; i < cart->n_lines; i++) {
         oplog_sale_line *l = &s->lines[i];
         snprintf(l->sku, sizeof l->sku, "%s", cart->lines[i].sku);
-        l->qty = c->in[i].qty;
-        l->unit_price = c->in[i].unit_price;
-        l->discount = c->out[i].discount;
-        l->tax = c->out[i].tax;
+        l->qty = in[i].qty;
+        l->unit_price = in[i].unit_price;
+        l->discount = out[i].discount;
+        l->tax = out[i].tax;
     }
     s->tendered = c->tendered;
     s->total = res->totals.total;
@@ -125,15 +143,8 @@ int term_sale(term *t, const term_cart *cart, int64_t tendered, term_sale_result
         return kassa_fail(err, KASSA_EINVAL, "a sale needs at least one line");
     if (tendered < 0 || tendered > PRICING_AMOUNT_MAX)
         return kassa_fail(err, KASSA_EOVERFLOW, "payment amount out of range");
-    sale_ctx *c = malloc(sizeof *c);
-    if (!c)
-        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
-    c->cart = cart;
-    c->tendered = tendered;
-    c->res = res;
-    int rc = term_in_tx(t, sale_tx, c, err);
-    free(c);
-    return rc;
+    sale_ctx c = {cart, tendered, res};
+    return term_in_tx(t, sale_tx, &c, err);
 }
 
 /* ---- void ---- */
@@ -147,15 +158,12 @@ static int void_tx(term *t, void *ctx, kassa_err *err)
 {
     void_ctx *c = ctx;
     term_sale_info info;
-    oplog_sale *sale = malloc(sizeof *sale);
-    if (!sale)
-        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    oplog_sale *sale = &t->work->action_sale;
     int rc = term_sale_get(t, c->ref, &info, sale, err);
     /* Returned units, not refunded cash: a free item can come back too. */
     int64_t returned = 0;
     for (size_t i = 0; rc == KASSA_OK && i < sale->n_lines && returned == 0; i++)
         rc = term_sale_returned(t, c->ref, sale->lines[i].sku, &returned, err);
-    free(sale);
     if (rc != KASSA_OK)
         return rc;
     char id[KASSA_ID_MAX + 24];
@@ -186,9 +194,8 @@ int term_void(term *t, const oplog_sale_ref *sale, int64_t *refund, kassa_err *e
 typedef struct return_ctx {
     const oplog_sale_ref *ref;
     const term_return_req *req;
-    oplog_sale sale;
-    oplog_return ret;
     oplog_sale_ref return_ref;
+    int64_t refund;
 } return_ctx;
 
 static const oplog_sale_line *sale_line(const oplog_sale *s, const char *sku)
@@ -205,12 +212,13 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
     term_sale_info info;
     char id[KASSA_ID_MAX + 24];
     oplog_sale_id(c->ref, id, sizeof id);
-    int rc = term_sale_get(t, c->ref, &info, &c->sale, err);
+    oplog_sale *sale = &t->work->action_sale;
+    int rc = term_sale_get(t, c->ref, &info, sale, err);
     if (rc != KASSA_OK)
         return rc;
     if (info.voided)
         return kassa_fail(err, KASSA_ECONFLICT, "sale %s is voided: nothing to return", id);
-    oplog_return *ret = &c->ret;
+    oplog_return *ret = &t->work->action_return;
     ret->sale = *c->ref;
     ret->n_lines = c->req->n_lines;
     ret->refund = 0;
@@ -220,7 +228,7 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->req->lines[j].sku, sku) == 0)
                 return kassa_fail(err, KASSA_EINVAL, "%s listed twice in the return", sku);
-        const oplog_sale_line *l = sale_line(&c->sale, sku);
+        const oplog_sale_line *l = sale_line(sale, sku);
         if (!l)
             return kassa_fail(err, KASSA_EINVAL, "sale %s has no %s", id, sku);
         int64_t returned;
@@ -245,6 +253,7 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
         return rc;
     snprintf(c->return_ref.origin, sizeof c->return_ref.origin, "%s", op.origin);
     c->return_ref.seq = op.seq;
+    c->refund = ret->refund;
     return KASSA_OK;
 }
 
@@ -253,19 +262,14 @@ int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
 {
     if (req->n_lines == 0 || req->n_lines > OPLOG_SALE_LINES_MAX)
         return kassa_fail(err, KASSA_EINVAL, "a return needs 1..%d lines", OPLOG_SALE_LINES_MAX);
-    return_ctx *c = malloc(sizeof *c);
-    if (!c)
-        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
-    c->ref = sale;
-    c->req = req;
-    int rc = term_in_tx(t, return_tx, c, err);
+    return_ctx c = {.ref = sale, .req = req};
+    int rc = term_in_tx(t, return_tx, &c, err);
     if (rc == KASSA_OK) {
         if (return_ref)
-            *return_ref = c->return_ref;
+            *return_ref = c.return_ref;
         if (refund)
-            *refund = c->ret.refund;
+            *refund = c.refund;
     }
-    free(c);
     return rc;
 }
 

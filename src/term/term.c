@@ -281,10 +281,15 @@ int term_open(const char *dir, term **out, kassa_err *err)
     if (!t)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     kbuf_init(&t->scratch);
+    t->work = malloc(sizeof *t->work);
+    if (!t->work) {
+        free(t);
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    }
     t->now_ms = wall_clock;
     t->max_skew_ms = HLC_DEFAULT_MAX_SKEW_MS;
     if ((rc = store_open(&t->st, path, err)) != KASSA_OK) {
-        free(t);
+        term_close(t);
         return rc;
     }
     char hlc_text[32] = "0";
@@ -315,6 +320,7 @@ void term_close(term *t)
         return;
     store_close(&t->st);
     kbuf_free(&t->scratch);
+    free(t->work);
     free(t);
 }
 

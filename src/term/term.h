@@ -40,8 +40,9 @@ typedef struct term {
     uint64_t max_skew_ms;
     term_clock_fn now_ms; /* wall clock; replaceable for tests */
     void *now_ctx;
-    uint64_t skew_reports; /* remote clocks clamped since open */
-    kbuf scratch;          /* payload encoding, reused */
+    uint64_t skew_reports;  /* remote clocks clamped since open */
+    kbuf scratch;           /* payload encoding, reused */
+    struct term_work *work; /* decoding space, allocated once at open */
 } term;
 
 /* Creates DIR (mode 0700) and its database for this store and node. Fails

@@ -4,6 +4,19 @@
 
 #include "term/term.h"
 
+/* Decoded forms are large (up to OPLOG_SALE_LINES_MAX lines): one set per
+ * terminal, allocated at open, so no action allocates on the hot path. The
+ * apply layer and the action layer (sell.c) each have their own, because an
+ * action applies its operation while still holding what it read. */
+typedef struct term_work {
+    oplog_sale apply_sale;      /* apply.c: a sale decoded or referred to */
+    oplog_return apply_return;  /* apply.c: a return being applied */
+    oplog_sale action_sale;     /* sell.c: the sale a void or return reads */
+    oplog_return action_return; /* sell.c: the return being built */
+    pricing_line_in price_in[OPLOG_SALE_LINES_MAX];
+    pricing_line_out price_out[OPLOG_SALE_LINES_MAX];
+} term_work;
+
 /* Interned id of an origin name; with create, a new origin row is added
  * (chain head: seq 0, zero hash). KASSA_ENOTFOUND when absent. */
 int term_origin_id(term *t, const char *name, bool create, int64_t *id, kassa_err *err);
