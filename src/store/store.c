@@ -152,13 +152,16 @@ int store_open_at(store *s, const char *path, int target_version, kassa_err *err
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
+    /* Only takes effect while the database is still empty. */
+    store_exec(s, "PRAGMA page_size=" STORE_PAGE_SIZE_STR ";", NULL);
     /* journal_mode answers with a row, so it goes through exec's callback-
      * free path and is then checked. */
-    rc = store_exec(s,
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
-                    "PRAGMA trusted_schema=OFF; PRAGMA journal_size_limit=4194304;"
-                    "PRAGMA wal_autocheckpoint=" STORE_WAL_AUTOCHECKPOINT_PAGES_STR ";",
-                    err);
+    rc = store_exec(
+        s,
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+        "PRAGMA trusted_schema=OFF; PRAGMA journal_size_limit=" STORE_WAL_SIZE_LIMIT_BYTES_STR ";"
+        "PRAGMA wal_autocheckpoint=" STORE_WAL_AUTOCHECKPOINT_PAGES_STR ";",
+        err);
     if (rc == KASSA_OK) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&

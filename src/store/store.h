@@ -16,12 +16,20 @@
 /* The schema version this binary writes; migrations live in store.c. */
 #define STORE_SCHEMA_VERSION 2
 #define STORE_STMT_CACHE_MAX 96
+/* Small pages: a sale touches ~8 b-tree pages (log, chain head, sale,
+ * stock per line, drawer, index), and every touched page goes to the WAL
+ * whole: with 1 KiB pages a sale writes ~9 KiB to the WAL instead of the
+ * ~30 KiB of SQLite's 4 KiB default (bench/commit: p50 -8 %, p99 -15 %). */
+#define STORE_PAGE_SIZE_STR "1024"
 /* Copying the WAL back into the database (a checkpoint) costs several
  * commits' worth of I/O. SQLite's default runs it inside whichever commit
  * crosses 1000 pages, so one sale in ~130 paid for it. kassa checkpoints
  * when idle (store_checkpoint); this larger automatic threshold is only the
  * backstop for a terminal that is never idle. */
-#define STORE_WAL_AUTOCHECKPOINT_PAGES_STR "10000"
+#define STORE_WAL_AUTOCHECKPOINT_PAGES_STR "20000"
+/* Above the backstop's ~20 MB, so a wrapped WAL is rewritten in place rather
+ * than truncated and grown again (growing costs more per commit). */
+#define STORE_WAL_SIZE_LIMIT_BYTES_STR "67108864"
 
 typedef struct store {
     sqlite3 *db;
