@@ -41,22 +41,28 @@ static int parse_line(const char *arg, char *sku, int64_t *qty, kassa_err *err)
     return qty_parse(v, qty, err);
 }
 
-static json_t *sale_json(const term_sale_result *r, const char *id)
+static json_t *lines_json(const oplog_sale *sale)
 {
     json_t *lines = json_array();
-    for (size_t i = 0; i < r->sale.n_lines; i++) {
-        const oplog_sale_line *l = &r->sale.lines[i];
+    for (size_t i = 0; i < sale->n_lines; i++) {
+        const oplog_sale_line *l = &sale->lines[i];
         json_array_append_new(
             lines, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "sku", l->sku, "qty", (json_int_t)l->qty,
                              "unit_price_minor", (json_int_t)l->unit_price, "discount_minor",
                              (json_int_t)l->discount, "tax_minor", (json_int_t)l->tax,
                              "total_minor", (json_int_t)oplog_line_total(l)));
     }
-    return json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I}", "sale_id", id, "lines", lines,
-                     "subtotal_minor", (json_int_t)r->totals.subtotal, "discount_minor",
-                     (json_int_t)r->totals.discount, "tax_minor", (json_int_t)r->totals.tax,
-                     "total_minor", (json_int_t)r->totals.total, "tendered_minor",
-                     (json_int_t)r->sale.tendered, "change_minor", (json_int_t)r->change);
+    return lines;
+}
+
+static json_t *sale_json(const term_sale_result *r, const char *id)
+{
+    return json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I}", "sale_id", id, "lines",
+                     lines_json(&r->sale), "subtotal_minor", (json_int_t)r->totals.subtotal,
+                     "discount_minor", (json_int_t)r->totals.discount, "tax_minor",
+                     (json_int_t)r->totals.tax, "total_minor", (json_int_t)r->totals.total,
+                     "tendered_minor", (json_int_t)r->sale.tendered, "change_minor",
+                     (json_int_t)r->change);
 }
 
 int cmd_sale(cli *c)
@@ -213,10 +219,23 @@ int cmd_receipt(cli *c)
         return rc;
     kbuf out;
     kbuf_init(&out);
-    if (term_receipt(t, &ref, &out, &err) != KASSA_OK)
+    term_sale_info info;
+    oplog_sale *sale = malloc(sizeof *sale);
+    if (!sale) {
+        rc = cli_fail("out of memory");
+    } else if (!c->json) {
+        rc = term_receipt(t, &ref, &out, &err) == KASSA_OK ? cli_write(&out) : cli_fail_err(&err);
+    } else if (term_sale_get(t, &ref, &info, sale, &err) != KASSA_OK) {
         rc = cli_fail_err(&err);
-    else
-        rc = cli_write(&out);
+    } else {
+        rc = cli_print_json(
+            json_pack("{s:s,s:I,s:o,s:I,s:I,s:I,s:b,s:I,s:b}", "sale_id", c->argv[0], "time_ms",
+                      (json_int_t)hlc_physical_ms(info.hlc), "lines", lines_json(sale), "tax_minor",
+                      (json_int_t)sale->tax, "total_minor", (json_int_t)sale->total,
+                      "tendered_minor", (json_int_t)sale->tendered, "voided", info.voided,
+                      "refunded_minor", (json_int_t)info.refunded, "conflict", info.conflict));
+    }
+    free(sale);
     kbuf_free(&out);
     term_close(t);
     return rc;

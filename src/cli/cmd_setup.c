@@ -80,7 +80,7 @@ static int print_item(const term_item *it, void *ctx)
     return KASSA_OK;
 }
 
-static int catalog_set(term *t, int argc, char **argv)
+static int catalog_set(term *t, int argc, char **argv, bool json)
 {
     static const char USE[] = "catalog set SKU [--name N] [--price P] [--barcode B] [--tax CLASS]";
     oplog_catalog_set set;
@@ -115,6 +115,9 @@ static int catalog_set(term *t, int argc, char **argv)
     }
     if (term_catalog_set(t, &set, &err) != KASSA_OK)
         return cli_fail_err(&err);
+    if (json)
+        return cli_print_json(json_pack("{s:s}", "updated", set.sku));
+    printf("updated %s\n", set.sku);
     return CLI_OK;
 }
 
@@ -138,7 +141,7 @@ int cmd_catalog(cli *c)
             rc = cli_print_json(arr);
         }
     } else if (strcmp(c->argv[0], "set") == 0) {
-        rc = catalog_set(t, c->argc - 1, c->argv + 1);
+        rc = catalog_set(t, c->argc - 1, c->argv + 1, c->json);
     } else {
         rc = cli_usage("catalog import FILE.csv | catalog list | catalog set SKU ...");
     }
@@ -164,6 +167,10 @@ int cmd_tax(cli *c)
         return rc;
     if (term_setting_set(t, key, value, &err) != KASSA_OK)
         rc = cli_fail_err(&err);
+    else if (c->json)
+        rc = cli_print_json(json_pack("{s:s,s:i}", "tax_class", c->argv[1], "rate_bp", bp));
+    else
+        printf("tax class %s: %s%%\n", c->argv[1], c->argv[2]);
     term_close(t);
     return rc;
 }
