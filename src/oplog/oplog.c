@@ -306,43 +306,61 @@ int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err
     return KASSA_OK;
 }
 
-/* Room to decode any payload kind; the sale and return forms are large. */
-typedef union payload_scratch {
-    oplog_catalog_set c;
-    oplog_sale s;
-    oplog_void v;
-    oplog_return r;
-    oplog_stock st;
-    oplog_setting set;
-} payload_scratch;
-
-static int validate_into(payload_scratch *u, int kind, const uint8_t *p, size_t n, kassa_err *err)
+int oplog_decode(int kind, const uint8_t *p, size_t n, void *out, kassa_err *err)
 {
     switch (kind) {
     case OP_CATALOG_SET:
-        return oplog_decode_catalog_set(p, n, &u->c, err);
+        return oplog_decode_catalog_set(p, n, out, err);
     case OP_SALE:
-        return oplog_decode_sale(p, n, &u->s, err);
+        return oplog_decode_sale(p, n, out, err);
     case OP_VOID:
-        return oplog_decode_void(p, n, &u->v, err);
+        return oplog_decode_void(p, n, out, err);
     case OP_RETURN:
-        return oplog_decode_return(p, n, &u->r, err);
+        return oplog_decode_return(p, n, out, err);
     case OP_STOCK_RECEIVE:
     case OP_STOCK_COUNT:
-        return oplog_decode_stock(p, n, &u->st, err);
+        return oplog_decode_stock(p, n, out, err);
     case OP_SETTING_SET:
-        return oplog_decode_setting(p, n, &u->set, err);
+        return oplog_decode_setting(p, n, out, err);
     default:
         return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
     }
 }
 
+int oplog_encode(int kind, const void *payload, kbuf *b)
+{
+    switch (kind) {
+    case OP_CATALOG_SET:
+        oplog_encode_catalog_set(b, payload);
+        break;
+    case OP_SALE:
+        oplog_encode_sale(b, payload);
+        break;
+    case OP_VOID:
+        oplog_encode_void(b, payload);
+        break;
+    case OP_RETURN:
+        oplog_encode_return(b, payload);
+        break;
+    case OP_STOCK_RECEIVE:
+    case OP_STOCK_COUNT:
+        oplog_encode_stock(b, payload);
+        break;
+    case OP_SETTING_SET:
+        oplog_encode_setting(b, payload);
+        break;
+    default:
+        return KASSA_EINVAL;
+    }
+    return KASSA_OK;
+}
+
 int oplog_validate_payload(int kind, const uint8_t *p, size_t n, kassa_err *err)
 {
-    payload_scratch *u = malloc(sizeof *u);
+    oplog_payload *u = malloc(sizeof *u);
     if (!u)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
-    int rc = validate_into(u, kind, p, n, err);
+    int rc = oplog_decode(kind, p, n, u, err);
     free(u);
     return rc;
 }
@@ -599,7 +617,7 @@ int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *
     if ((size_t)count > kreader_left(&r) / 38)
         return kassa_fail(err, KASSA_ECORRUPT, "export file: operation count exceeds its size");
     f->ops = calloc(count ? count : 1, sizeof *f->ops);
-    payload_scratch *scratch = malloc(sizeof *scratch);
+    oplog_payload *scratch = malloc(sizeof *scratch);
     if (!f->ops || !scratch) {
         free(scratch);
         oplog_file_free(f);
@@ -619,7 +637,7 @@ int oplog_file_parse(const uint8_t *data, size_t len, oplog_file *f, kassa_err *
         }
         memcpy(op->hash, hash, OPLOG_HASH_SIZE);
         kassa_err perr;
-        if (validate_into(scratch, op->kind, op->payload, op->payload_len, &perr) != KASSA_OK) {
+        if (oplog_decode(op->kind, op->payload, op->payload_len, scratch, &perr) != KASSA_OK) {
             /* The message names the op: build it before the ops are freed. */
             kassa_fail(err, KASSA_ECORRUPT, "export file: operation %s/%llu: %s", op->origin,
                        (unsigned long long)op->seq, perr.msg);

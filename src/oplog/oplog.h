@@ -150,6 +150,23 @@ int oplog_decode_void(const uint8_t *p, size_t n, oplog_void *v, kassa_err *err)
 int oplog_decode_return(const uint8_t *p, size_t n, oplog_return *r, kassa_err *err);
 int oplog_decode_stock(const uint8_t *p, size_t n, oplog_stock *s, kassa_err *err);
 int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err *err);
+/* Room for the decoded form of any kind (the sale and return forms are
+ * large: allocate it). */
+typedef union oplog_payload {
+    oplog_catalog_set catalog_set;
+    oplog_sale sale;
+    oplog_void void_;
+    oplog_return ret;
+    oplog_stock stock;
+    oplog_setting setting;
+} oplog_payload;
+
+/* Decodes with the kind's own decoder into out, which points to the kind's
+ * struct (oplog_stock for both stock kinds) or to an oplog_payload. */
+int oplog_decode(int kind, const uint8_t *p, size_t n, void *out, kassa_err *err);
+/* Encodes the kind's struct; KASSA_EINVAL for an unknown kind. Encoders do
+ * not validate (tests build bad payloads with them). */
+int oplog_encode(int kind, const void *payload, kbuf *b);
 /* Decodes the payload of any kind, only to validate it. */
 int oplog_validate_payload(int kind, const uint8_t *p, size_t n, kassa_err *err);
 

@@ -280,6 +280,13 @@ static int import_tx(term *t, void *ctx, kassa_err *err)
     int rc = drain_pending(t, c, err);
     if (rc == KASSA_OK)
         rc = term_count(t, "SELECT count(*) FROM pending", &c->rep->pending, err);
+    /* The queue is bounded: a file (or a series of them) that leaves more
+     * operations waiting than that is refused whole. */
+    if (rc == KASSA_OK && c->rep->pending > t->pending_max)
+        rc = kassa_fail(err, KASSA_EOVERFLOW,
+                        "%zu operations would wait for missing predecessors (limit %zu): import "
+                        "the missing operations first",
+                        c->rep->pending, t->pending_max);
     if (rc == KASSA_OK && c->max_remote_hlc) {
         /* Adopt the remote clocks, clamped to max_skew_ms ahead of ours. */
         if (hlc_observe(&t->clock, c->max_remote_hlc, t->now_ms(t->now_ctx), t->max_skew_ms))

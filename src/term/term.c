@@ -288,6 +288,7 @@ int term_open(const char *dir, term **out, kassa_err *err)
     }
     t->now_ms = wall_clock;
     t->max_skew_ms = HLC_DEFAULT_MAX_SKEW_MS;
+    t->pending_max = TERM_PENDING_MAX;
     if ((rc = store_open(&t->st, path, err)) != KASSA_OK) {
         term_close(t);
         return rc;

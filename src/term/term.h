@@ -28,6 +28,8 @@
 #include "store/store.h"
 
 #define TERM_DB_FILE "kassa.db"
+/* Most operations an import may leave waiting in the pending queue. */
+#define TERM_PENDING_MAX 1000000
 
 typedef uint64_t (*term_clock_fn)(void *ctx);
 
@@ -41,6 +43,7 @@ typedef struct term {
     term_clock_fn now_ms; /* wall clock; replaceable for tests */
     void *now_ctx;
     uint64_t skew_reports;  /* remote clocks clamped since open */
+    size_t pending_max;     /* TERM_PENDING_MAX unless a test lowers it */
     kbuf scratch;           /* payload encoding, reused */
     struct term_work *work; /* decoding space, allocated once at open */
 } term;

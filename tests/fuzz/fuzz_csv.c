@@ -9,35 +9,12 @@
 
 #include "catalog/csv.h"
 #include "pricing/pricing.h"
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-/* A message fits its buffer, is non-empty and is one line of printable
- * ASCII. */
-static void check_msg(const char *msg, size_t size)
-{
-    size_t n = strnlen(msg, size);
-    check(n > 0 && n < size);
-    for (size_t i = 0; i < n; i++)
-        check(msg[i] >= 0x20 && msg[i] < 0x7f);
-}
+#include "testutil.h"
 
 static int all_digits(const char *s)
 {
     for (; *s; s++)
         if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
-}
-
-static int no_controls(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 0;
     return 1;
 }
@@ -51,51 +28,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = catalog_csv_parse((const char *)data, size, &res, &err);
 
     if (rc == KASSA_OK) {
-        check(err.code == KASSA_OK);
-        check(res.n_errors == 0);
-        check(res.n_items <= CATALOG_CSV_MAX_ITEMS);
-        check((res.n_items == 0) == (res.items == NULL));
+        tu_check(err.code == KASSA_OK);
+        tu_check(res.n_errors == 0);
+        tu_check(res.n_items <= CATALOG_CSV_MAX_ITEMS);
+        tu_check((res.n_items == 0) == (res.items == NULL));
         unsigned prev_line = 1;
         for (size_t i = 0; i < res.n_items; i++) {
             const catalog_item *it = &res.items[i];
-            check(memchr(it->sku, '\0', sizeof it->sku) != NULL);
-            check(kassa_valid_id(it->sku, KASSA_SKU_MAX));
-            check(memchr(it->name, '\0', sizeof it->name) != NULL);
-            check(it->name[0] != '\0' && no_controls(it->name));
-            check(memchr(it->barcode, '\0', sizeof it->barcode) != NULL);
-            check(all_digits(it->barcode));
-            check(memchr(it->tax_class, '\0', sizeof it->tax_class) != NULL);
-            check(kassa_valid_id(it->tax_class, KASSA_ID_MAX));
-            check(it->price >= 0 && it->price <= PRICING_AMOUNT_MAX);
-            check(it->stock >= 0);
+            tu_check(memchr(it->sku, '\0', sizeof it->sku) != NULL);
+            tu_check(kassa_valid_id(it->sku, KASSA_SKU_MAX));
+            tu_check(memchr(it->name, '\0', sizeof it->name) != NULL);
+            tu_check(it->name[0] != '\0' && tu_no_controls(it->name));
+            tu_check(memchr(it->barcode, '\0', sizeof it->barcode) != NULL);
+            tu_check(all_digits(it->barcode));
+            tu_check(memchr(it->tax_class, '\0', sizeof it->tax_class) != NULL);
+            tu_check(kassa_valid_id(it->tax_class, KASSA_ID_MAX));
+            tu_check(it->price >= 0 && it->price <= PRICING_AMOUNT_MAX);
+            tu_check(it->stock >= 0);
             /* Items come in file order, each after the header line. */
-            check(it->line > prev_line);
+            tu_check(it->line > prev_line);
             prev_line = it->line;
             /* SKUs are unique; only worth the quadratic check on small
              * inputs, which is all the fuzzer makes. */
             if (res.n_items <= 256)
                 for (size_t j = 0; j < i; j++)
-                    check(strcmp(res.items[j].sku, it->sku) != 0);
+                    tu_check(strcmp(res.items[j].sku, it->sku) != 0);
         }
     } else if (rc == KASSA_EINVAL) {
-        check(err.code == KASSA_EINVAL);
-        check_msg(err.msg, sizeof err.msg);
-        check(res.items == NULL && res.n_items == 0);
-        check(res.n_errors >= 1);
+        tu_check(err.code == KASSA_EINVAL);
+        tu_check_msg(err.msg, sizeof err.msg);
+        tu_check(res.items == NULL && res.n_items == 0);
+        tu_check(res.n_errors >= 1);
         size_t shown =
             res.n_errors < CATALOG_CSV_MAX_ERRORS ? res.n_errors : CATALOG_CSV_MAX_ERRORS;
         unsigned prev_line = 1;
         for (size_t i = 0; i < shown; i++) {
-            check(res.errors[i].line >= prev_line);
+            tu_check(res.errors[i].line >= prev_line);
             prev_line = res.errors[i].line;
-            check_msg(res.errors[i].msg, sizeof res.errors[i].msg);
+            tu_check_msg(res.errors[i].msg, sizeof res.errors[i].msg);
         }
     } else {
         /* Out of memory is the only other outcome, and leaves nothing. */
-        check(rc == KASSA_ENOMEM);
-        check(res.items == NULL && res.n_items == 0);
+        tu_check(rc == KASSA_ENOMEM);
+        tu_check(res.items == NULL && res.n_items == 0);
     }
     catalog_csv_result_free(&res);
-    check(res.items == NULL && res.n_items == 0);
+    tu_check(res.items == NULL && res.n_items == 0);
     return 0;
 }

@@ -16,33 +16,12 @@
 
 #include "oplog/oplog.h"
 #include "pricing/pricing.h"
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-static void check_msg(const char *msg, size_t size)
-{
-    size_t n = strnlen(msg, size);
-    check(n > 0 && n < size);
-    for (size_t i = 0; i < n; i++)
-        check(msg[i] >= 0x20 && msg[i] < 0x7f);
-}
+#include "testutil.h"
 
 /* A NUL-terminated string inside its array. */
 static void check_str(const char *s, size_t size)
 {
-    check(memchr(s, '\0', size) != NULL);
-}
-
-static int no_controls(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 0;
-    return 1;
+    tu_check(memchr(s, '\0', size) != NULL);
 }
 
 static int amount_ok(int64_t v)
@@ -55,41 +34,32 @@ static int qty_ok(int64_t v)
     return v >= 1 && v <= PRICING_QTY_MAX;
 }
 
-typedef union {
-    oplog_catalog_set c;
-    oplog_sale s;
-    oplog_void v;
-    oplog_return r;
-    oplog_stock st;
-    oplog_setting set;
-} any_payload;
-
 /* ---- per-kind invariants and equality ---- */
 
 static void check_catalog(const oplog_catalog_set *c)
 {
     check_str(c->sku, sizeof c->sku);
-    check(kassa_valid_id(c->sku, KASSA_SKU_MAX));
-    check(c->fields >= 1 && c->fields <= CATALOG_F_ALL);
+    tu_check(kassa_valid_id(c->sku, KASSA_SKU_MAX));
+    tu_check(c->fields >= 1 && c->fields <= CATALOG_F_ALL);
     check_str(c->name, sizeof c->name);
     check_str(c->barcode, sizeof c->barcode);
     check_str(c->tax_class, sizeof c->tax_class);
     if (c->fields & CATALOG_F_NAME)
-        check(c->name[0] != '\0' && no_controls(c->name));
+        tu_check(c->name[0] != '\0' && tu_no_controls(c->name));
     else
-        check(c->name[0] == '\0');
+        tu_check(c->name[0] == '\0');
     if (c->fields & CATALOG_F_BARCODE)
-        check(no_controls(c->barcode));
+        tu_check(tu_no_controls(c->barcode));
     else
-        check(c->barcode[0] == '\0');
+        tu_check(c->barcode[0] == '\0');
     if (c->fields & CATALOG_F_PRICE)
-        check(amount_ok(c->price));
+        tu_check(amount_ok(c->price));
     else
-        check(c->price == 0);
+        tu_check(c->price == 0);
     if (c->fields & CATALOG_F_TAX_CLASS)
-        check(kassa_valid_id(c->tax_class, KASSA_ID_MAX));
+        tu_check(kassa_valid_id(c->tax_class, KASSA_ID_MAX));
     else
-        check(c->tax_class[0] == '\0');
+        tu_check(c->tax_class[0] == '\0');
 }
 
 static int catalog_eq(const oplog_catalog_set *a, const oplog_catalog_set *b)
@@ -101,31 +71,31 @@ static int catalog_eq(const oplog_catalog_set *a, const oplog_catalog_set *b)
 
 static void check_sale(const oplog_sale *s)
 {
-    check(s->n_lines >= 1 && s->n_lines <= OPLOG_SALE_LINES_MAX);
+    tu_check(s->n_lines >= 1 && s->n_lines <= OPLOG_SALE_LINES_MAX);
     int64_t total = 0, tax = 0;
     for (size_t i = 0; i < s->n_lines; i++) {
         const oplog_sale_line *l = &s->lines[i];
         check_str(l->sku, sizeof l->sku);
-        check(kassa_valid_id(l->sku, KASSA_SKU_MAX));
-        check(qty_ok(l->qty));
-        check(amount_ok(l->unit_price) && amount_ok(l->discount) && amount_ok(l->tax));
+        tu_check(kassa_valid_id(l->sku, KASSA_SKU_MAX));
+        tu_check(qty_ok(l->qty));
+        tu_check(amount_ok(l->unit_price) && amount_ok(l->discount) && amount_ok(l->tax));
         /* qty <= 10^6 and price <= 10^13 fit int64 only when checked: the
          * decoder accepted it, so the product must fit and be an amount. */
         int64_t gross;
-        check(kassa_mul_i64(l->qty, l->unit_price, &gross));
-        check(amount_ok(gross));
-        check(l->discount <= gross);
+        tu_check(kassa_mul_i64(l->qty, l->unit_price, &gross));
+        tu_check(amount_ok(gross));
+        tu_check(l->discount <= gross);
         total += oplog_line_total(l);
         tax += l->tax;
-        check(total <= PRICING_AMOUNT_MAX);
+        tu_check(total <= PRICING_AMOUNT_MAX);
         for (size_t j = 0; j < i; j++)
-            check(strcmp(s->lines[j].sku, l->sku) != 0);
+            tu_check(strcmp(s->lines[j].sku, l->sku) != 0);
     }
-    check(s->total == total);
-    check(s->tax == tax);
-    check(tax <= total);
-    check(amount_ok(s->tendered));
-    check(s->tendered >= s->total);
+    tu_check(s->total == total);
+    tu_check(s->tax == tax);
+    tu_check(tax <= total);
+    tu_check(amount_ok(s->tendered));
+    tu_check(s->tendered >= s->total);
 }
 
 static int sale_eq(const oplog_sale *a, const oplog_sale *b)
@@ -145,14 +115,14 @@ static int sale_eq(const oplog_sale *a, const oplog_sale *b)
 static void check_ref(const oplog_sale_ref *ref)
 {
     check_str(ref->origin, sizeof ref->origin);
-    check(kassa_valid_id(ref->origin, KASSA_ID_MAX));
-    check(ref->seq > 0);
+    tu_check(kassa_valid_id(ref->origin, KASSA_ID_MAX));
+    tu_check(ref->seq > 0);
 }
 
 static void check_void(const oplog_void *v)
 {
     check_ref(&v->sale);
-    check(amount_ok(v->refund));
+    tu_check(amount_ok(v->refund));
 }
 
 static int void_eq(const oplog_void *a, const oplog_void *b)
@@ -164,18 +134,18 @@ static int void_eq(const oplog_void *a, const oplog_void *b)
 static void check_return(const oplog_return *r)
 {
     check_ref(&r->sale);
-    check(r->n_lines >= 1 && r->n_lines <= OPLOG_SALE_LINES_MAX);
+    tu_check(r->n_lines >= 1 && r->n_lines <= OPLOG_SALE_LINES_MAX);
     int64_t refund = 0;
     for (size_t i = 0; i < r->n_lines; i++) {
         const oplog_return_line *l = &r->lines[i];
         check_str(l->sku, sizeof l->sku);
-        check(kassa_valid_id(l->sku, KASSA_SKU_MAX));
-        check(qty_ok(l->qty));
-        check(amount_ok(l->refund));
+        tu_check(kassa_valid_id(l->sku, KASSA_SKU_MAX));
+        tu_check(qty_ok(l->qty));
+        tu_check(amount_ok(l->refund));
         refund += l->refund;
     }
-    check(r->refund == refund);
-    check(amount_ok(r->refund));
+    tu_check(r->refund == refund);
+    tu_check(amount_ok(r->refund));
 }
 
 static int return_eq(const oplog_return *a, const oplog_return *b)
@@ -195,9 +165,9 @@ static void check_stock(const oplog_stock *s)
 {
     const int64_t lim = PRICING_QTY_MAX * 1000;
     check_str(s->sku, sizeof s->sku);
-    check(kassa_valid_id(s->sku, KASSA_SKU_MAX));
-    check(s->qty >= 0 && s->qty <= lim);
-    check(s->delta >= -lim && s->delta <= lim);
+    tu_check(kassa_valid_id(s->sku, KASSA_SKU_MAX));
+    tu_check(s->qty >= 0 && s->qty <= lim);
+    tu_check(s->delta >= -lim && s->delta <= lim);
 }
 
 static int stock_eq(const oplog_stock *a, const oplog_stock *b)
@@ -209,8 +179,8 @@ static void check_setting(const oplog_setting *s)
 {
     check_str(s->key, sizeof s->key);
     check_str(s->value, sizeof s->value);
-    check(kassa_valid_id(s->key, OPLOG_SETTING_KEY_MAX));
-    check(no_controls(s->value));
+    tu_check(kassa_valid_id(s->key, OPLOG_SETTING_KEY_MAX));
+    tu_check(tu_no_controls(s->value));
 }
 
 static int setting_eq(const oplog_setting *a, const oplog_setting *b)
@@ -220,97 +190,49 @@ static int setting_eq(const oplog_setting *a, const oplog_setting *b)
 
 /* ---- dispatch ---- */
 
-static int decode(int kind, const uint8_t *p, size_t n, any_payload *u, kassa_err *err)
+static void check_decoded(int kind, const oplog_payload *u)
 {
     switch (kind) {
     case OP_CATALOG_SET:
-        return oplog_decode_catalog_set(p, n, &u->c, err);
-    case OP_SALE:
-        return oplog_decode_sale(p, n, &u->s, err);
-    case OP_VOID:
-        return oplog_decode_void(p, n, &u->v, err);
-    case OP_RETURN:
-        return oplog_decode_return(p, n, &u->r, err);
-    case OP_STOCK_RECEIVE:
-    case OP_STOCK_COUNT:
-        return oplog_decode_stock(p, n, &u->st, err);
-    case OP_SETTING_SET:
-        return oplog_decode_setting(p, n, &u->set, err);
-    default:
-        return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
-    }
-}
-
-static void encode(int kind, const any_payload *u, kbuf *b)
-{
-    switch (kind) {
-    case OP_CATALOG_SET:
-        oplog_encode_catalog_set(b, &u->c);
+        check_catalog(&u->catalog_set);
         break;
     case OP_SALE:
-        oplog_encode_sale(b, &u->s);
+        check_sale(&u->sale);
         break;
     case OP_VOID:
-        oplog_encode_void(b, &u->v);
+        check_void(&u->void_);
         break;
     case OP_RETURN:
-        oplog_encode_return(b, &u->r);
+        check_return(&u->ret);
         break;
     case OP_STOCK_RECEIVE:
     case OP_STOCK_COUNT:
-        oplog_encode_stock(b, &u->st);
+        check_stock(&u->stock);
         break;
     case OP_SETTING_SET:
-        oplog_encode_setting(b, &u->set);
+        check_setting(&u->setting);
         break;
     default:
         abort();
     }
 }
 
-static void check_decoded(int kind, const any_payload *u)
+static int payload_eq(int kind, const oplog_payload *a, const oplog_payload *b)
 {
     switch (kind) {
     case OP_CATALOG_SET:
-        check_catalog(&u->c);
-        break;
+        return catalog_eq(&a->catalog_set, &b->catalog_set);
     case OP_SALE:
-        check_sale(&u->s);
-        break;
+        return sale_eq(&a->sale, &b->sale);
     case OP_VOID:
-        check_void(&u->v);
-        break;
+        return void_eq(&a->void_, &b->void_);
     case OP_RETURN:
-        check_return(&u->r);
-        break;
+        return return_eq(&a->ret, &b->ret);
     case OP_STOCK_RECEIVE:
     case OP_STOCK_COUNT:
-        check_stock(&u->st);
-        break;
+        return stock_eq(&a->stock, &b->stock);
     case OP_SETTING_SET:
-        check_setting(&u->set);
-        break;
-    default:
-        abort();
-    }
-}
-
-static int payload_eq(int kind, const any_payload *a, const any_payload *b)
-{
-    switch (kind) {
-    case OP_CATALOG_SET:
-        return catalog_eq(&a->c, &b->c);
-    case OP_SALE:
-        return sale_eq(&a->s, &b->s);
-    case OP_VOID:
-        return void_eq(&a->v, &b->v);
-    case OP_RETURN:
-        return return_eq(&a->r, &b->r);
-    case OP_STOCK_RECEIVE:
-    case OP_STOCK_COUNT:
-        return stock_eq(&a->st, &b->st);
-    case OP_SETTING_SET:
-        return setting_eq(&a->set, &b->set);
+        return setting_eq(&a->setting, &b->setting);
     default:
         abort();
     }
@@ -325,31 +247,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
 
     /* The decoded forms are large (sale lines): keep them off the stack. */
-    static any_payload u, u2;
+    static oplog_payload u, u2;
     memset(&u, 0xa5, sizeof u); /* decoders must not trust what was there */
     kassa_err err, verr;
     memset(&err, 0xa5, sizeof err);
-    int rc = decode(kind, p, n, &u, &err);
+    int rc = oplog_decode(kind, p, n, &u, &err);
     int vrc = oplog_validate_payload(kind, p, n, &verr);
-    check(rc == vrc);
+    tu_check(rc == vrc);
     if (rc != KASSA_OK) {
-        check(rc == KASSA_ECORRUPT);
-        check(err.code == KASSA_ECORRUPT);
-        check_msg(err.msg, sizeof err.msg);
+        tu_check(rc == KASSA_ECORRUPT);
+        tu_check(err.code == KASSA_ECORRUPT);
+        tu_check_msg(err.msg, sizeof err.msg);
         return 0;
     }
-    check(kind >= 1 && kind <= OP_KIND_MAX);
+    tu_check(kind >= 1 && kind <= OP_KIND_MAX);
     check_decoded(kind, &u);
 
     kbuf enc;
     kbuf_init(&enc);
-    encode(kind, &u, &enc);
-    check(!enc.oom);
-    check(enc.len == n && memcmp(enc.data, p, n) == 0);
+    tu_check(oplog_encode(kind, &u, &enc) == KASSA_OK);
+    tu_check(!enc.oom);
+    tu_check(enc.len == n && memcmp(enc.data, p, n) == 0);
     /* And the struct survives the round trip field by field. */
     memset(&u2, 0x5a, sizeof u2);
-    check(decode(kind, enc.data, enc.len, &u2, NULL) == KASSA_OK);
-    check(payload_eq(kind, &u, &u2));
+    tu_check(oplog_decode(kind, enc.data, enc.len, &u2, NULL) == KASSA_OK);
+    tu_check(payload_eq(kind, &u, &u2));
     kbuf_free(&enc);
     return 0;
 }

@@ -18,35 +18,20 @@
 #include <string.h>
 
 #include "oplog/oplog.h"
-
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-/* A non-empty, terminated, one-line message of printable ASCII. */
-static void check_msg(const char *msg, size_t size)
-{
-    size_t n = strnlen(msg, size);
-    check(n > 0 && n < size);
-    check(memchr(msg, '\n', n) == NULL);
-    for (size_t i = 0; i < n; i++)
-        check(msg[i] >= 0x20 && msg[i] < 0x7f);
-}
+#include "testutil.h"
 
 static void check_vv(const oplog_vv *vv)
 {
-    check(vv->n <= OPLOG_VV_MAX);
-    check(vv->n == 0 || vv->e != NULL);
+    tu_check(vv->n <= OPLOG_VV_MAX);
+    tu_check(vv->n == 0 || vv->e != NULL);
     for (size_t i = 0; i < vv->n; i++) {
         const oplog_vv_entry *e = &vv->e[i];
-        check(memchr(e->origin, '\0', sizeof e->origin) != NULL);
-        check(kassa_valid_id(e->origin, KASSA_ID_MAX));
+        tu_check(memchr(e->origin, '\0', sizeof e->origin) != NULL);
+        tu_check(kassa_valid_id(e->origin, KASSA_ID_MAX));
         if (i > 0)
-            check(strcmp(vv->e[i - 1].origin, e->origin) < 0);
-        check(oplog_vv_get(vv, e->origin) == e->seq);
-        check(e->seq > 0);
+            tu_check(strcmp(vv->e[i - 1].origin, e->origin) < 0);
+        tu_check(oplog_vv_get(vv, e->origin) == e->seq);
+        tu_check(e->seq > 0);
     }
 }
 
@@ -68,11 +53,11 @@ static void check_digits_only(const uint8_t *data, size_t size)
             j++;
         size_t digits = 0;
         while (j < end && data[j] != ' ' && data[j] != '\t' && data[j] != '\r') {
-            check(data[j] >= '0' && data[j] <= '9');
+            tu_check(data[j] >= '0' && data[j] <= '9');
             digits++;
             j++;
         }
-        check(digits <= 20);
+        tu_check(digits <= 20);
         i = end + 1;
     }
 }
@@ -85,10 +70,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&err, 0xa5, sizeof err);
     int rc = oplog_vv_parse((const char *)data, size, &vv, &err);
     if (rc != KASSA_OK) {
-        check(rc == KASSA_EINVAL || rc == KASSA_EOVERFLOW || rc == KASSA_ENOMEM);
-        check(err.code == rc);
-        check_msg(err.msg, sizeof err.msg);
-        check(vv.n == 0 && vv.e == NULL);
+        tu_check(rc == KASSA_EINVAL || rc == KASSA_EOVERFLOW || rc == KASSA_ENOMEM);
+        tu_check(err.code == rc);
+        tu_check_msg(err.msg, sizeof err.msg);
+        tu_check(vv.n == 0 && vv.e == NULL);
         return 0;
     }
     check_vv(&vv);
@@ -97,31 +82,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kbuf text;
     kbuf_init(&text);
     oplog_vv_format(&vv, &text);
-    check(!text.oom);
+    tu_check(!text.oom);
     /* One line per entry. */
     size_t lines = 0;
     for (size_t i = 0; i < text.len; i++)
         lines += text.data[i] == '\n';
-    check(lines == vv.n);
+    tu_check(lines == vv.n);
 
     oplog_vv back;
-    check(oplog_vv_parse((const char *)text.data, text.len, &back, NULL) == KASSA_OK);
+    tu_check(oplog_vv_parse((const char *)text.data, text.len, &back, NULL) == KASSA_OK);
     check_vv(&back);
-    check(back.n == vv.n);
+    tu_check(back.n == vv.n);
     for (size_t i = 0; i < vv.n; i++) {
-        check(strcmp(back.e[i].origin, vv.e[i].origin) == 0);
-        check(back.e[i].seq == vv.e[i].seq);
+        tu_check(strcmp(back.e[i].origin, vv.e[i].origin) == 0);
+        tu_check(back.e[i].seq == vv.e[i].seq);
     }
 
     kbuf again;
     kbuf_init(&again);
     oplog_vv_format(&back, &again);
-    check(again.len == text.len && (text.len == 0 || memcmp(again.data, text.data, text.len) == 0));
+    tu_check(again.len == text.len &&
+             (text.len == 0 || memcmp(again.data, text.data, text.len) == 0));
 
     kbuf_free(&again);
     oplog_vv_free(&back);
     kbuf_free(&text);
     oplog_vv_free(&vv);
-    check(vv.n == 0 && vv.e == NULL);
+    tu_check(vv.n == 0 && vv.e == NULL);
     return 0;
 }

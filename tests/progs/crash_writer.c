@@ -13,6 +13,7 @@
  * test data quickly).
  */
 #include "term/term.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,14 +41,13 @@ static int collect_sku(const term_item *item, void *ctx)
     return KASSA_OK;
 }
 
-/* xorshift64*: small, seedable, good enough to pick lines. */
-static uint64_t rng_state;
+/* xorshift64*: small, seedable, good enough to pick lines. SEED sets the
+ * state directly (0 is replaced), not through tu_rng_seed. */
+static tu_rng g_rng;
+
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * UINT64_C(2685821657736338717);
+    return tu_rng_next(&g_rng);
 }
 
 int main(int argc, char **argv)
@@ -56,11 +56,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: crash_writer DIR [SEED [COUNT]]\n");
         return 2;
     }
-    rng_state = argc >= 3 ? strtoull(argv[2], NULL, 10)
-                          : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    g_rng.s =
+        argc >= 3 ? strtoull(argv[2], NULL, 10) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     unsigned long long count = argc == 4 ? strtoull(argv[3], NULL, 10) : 0;
-    if (rng_state == 0)
-        rng_state = 0x9e3779b97f4a7c15u;
+    if (g_rng.s == 0)
+        g_rng.s = 0x9e3779b97f4a7c15u;
 
     kassa_err err;
     term *t;

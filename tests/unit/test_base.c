@@ -2,10 +2,7 @@
  * Unit tests for base: kbuf, kreader (every read type, truncation, sticky
  * failure, varint edge cases), kassa_div_round_half_up and kassa_valid_id.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include "testutil.h"
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -20,12 +17,7 @@ static uint64_t rng_state = 0x2545F4914F6CDD1Du;
 
 static uint64_t rng_next(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return tu_xorshift64(&rng_state);
 }
 
 /* A random value with a random bit width, so small and huge values are both

@@ -36,18 +36,13 @@
  * adds lines given away (see g_free_lines). Data directories live under
  * /dev/shm when it exists (fsync is free there), else under TMPDIR.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include "testutil.h"
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,63 +62,7 @@ static const char *const TAX_KEYS[2] = {"tax.standard", "tax.reduced"};
 
 static char g_base[512];
 
-/* ---- PRNG: splitmix64 seeds a xorshift64* stream ---- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
-
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static void rng_seed(rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    r->s = splitmix64(&x);
-    if (r->s == 0)
-        r->s = 1;
-}
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t x = r->s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->s = x;
-    return x * UINT64_C(0x2545F4914F6CDD1D);
-}
-
-static int64_t rng_range(rng *r, int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(rng_next(r) % (uint64_t)(hi - lo + 1));
-}
-
-static bool rng_chance(rng *r, int percent)
-{
-    return rng_range(r, 0, 99) < percent;
-}
-
 /* ---- files ---- */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void rm_db(const char *dir)
 {
@@ -138,26 +77,13 @@ static void rm_db(const char *dir)
 static int group_setup(void **state)
 {
     (void)state;
-    struct stat sb;
-    const char *root = NULL;
-    if (stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0)
-        root = "/dev/shm";
-    else if (getenv("TMPDIR") && getenv("TMPDIR")[0])
-        root = getenv("TMPDIR");
-    else
-        root = "/tmp";
-    snprintf(g_base, sizeof g_base, "%s/kassa-crdt-XXXXXX", root);
-    if (!mkdtemp(g_base)) {
-        print_error("mkdtemp %s: %s\n", g_base, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return tu_mkdtemp(g_base, sizeof g_base, "kassa-crdt", true);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    rm_tree(g_base);
+    tu_rm_tree(g_base);
     return 0;
 }
 
@@ -219,7 +145,7 @@ typedef struct stats {
 typedef struct sched {
     uint64_t seed;
     bool replayable; /* a random schedule: KASSA_PROP_SEED replays it */
-    rng r;
+    tu_rng r;
     int n;
     term *t[MAX_REPLICAS];
     char node[MAX_REPLICAS][16];
@@ -336,9 +262,9 @@ static sched *sched_new(uint64_t seed, int n)
     assert_non_null(s);
     g_sched = s;
     s->seed = seed;
-    rng_seed(&s->r, seed);
+    tu_rng_seed(&s->r, seed);
     s->n = n;
-    s->now = UINT64_C(1700000000000) + (uint64_t)rng_range(&s->r, 0, 100000000);
+    s->now = UINT64_C(1700000000000) + (uint64_t)tu_rng_range(&s->r, 0, 100000000);
     s->res = malloc(sizeof *s->res);
     assert_non_null(s->res);
     kbuf_init(&s->trace);
@@ -567,7 +493,7 @@ static void act_exchange(sched *s, int a, int b)
     oplog_vv vb, va, since;
     get_vv(s, b, &vb);
     get_vv(s, a, &va);
-    int mode = (int)rng_range(&s->r, 0, 99);
+    int mode = (int)tu_rng_range(&s->r, 0, 99);
     const oplog_vv *sp = &vb;
     const char *mode_name = "exact";
     oplog_vv_init(&since);
@@ -578,9 +504,9 @@ static void act_exchange(sched *s, int a, int b)
         vv_copy(s, &since, &vb);
         for (size_t i = 0; i < va.n; i++) {
             uint64_t have = oplog_vv_get(&vb, va.e[i].origin);
-            if (va.e[i].seq > have && rng_chance(&s->r, 60)) {
+            if (va.e[i].seq > have && tu_rng_chance(&s->r, 60)) {
                 kassa_err err;
-                uint64_t skip = (uint64_t)rng_range(&s->r, 1, (int64_t)(va.e[i].seq - have));
+                uint64_t skip = (uint64_t)tu_rng_range(&s->r, 1, (int64_t)(va.e[i].seq - have));
                 int rc = oplog_vv_set(&since, va.e[i].origin, have + skip, &err);
                 PCHECK_RC(s, rc, err, "oplog_vv_set");
             }
@@ -590,7 +516,7 @@ static void act_exchange(sched *s, int a, int b)
     }
     do_export(s, a, sp, &s->file);
     trace(s, "exchange %s -> %s (%s, %zu bytes)", s->node[a], s->node[b], mode_name, s->file.len);
-    if (s->n_held < MAX_HELD && rng_chance(&s->r, 20)) {
+    if (s->n_held < MAX_HELD && tu_rng_chance(&s->r, 20)) {
         held_file *h = &s->held[s->n_held++];
         kbuf_init(&h->data);
         kbuf_put(&h->data, s->file.data, s->file.len);
@@ -614,7 +540,7 @@ static void act_exchange(sched *s, int a, int b)
             }
             oplog_vv_free(&now);
         }
-        if (rng_chance(&s->r, 10))
+        if (tu_rng_chance(&s->r, 10))
             import_twice(s, b, &s->file);
     }
     oplog_vv_free(&vb);
@@ -629,7 +555,7 @@ static void deliver_held(sched *s, size_t k)
     term_import_report rep;
     trace(s, "deliver held file %s -> %s (%zu bytes)", s->node[h.from], s->node[h.to], h.data.len);
     do_import(s, h.to, &h.data, &rep, "held delivery");
-    if (rng_chance(&s->r, 10))
+    if (tu_rng_chance(&s->r, 10))
         import_twice(s, h.to, &h.data);
     kbuf_free(&h.data);
 }
@@ -678,34 +604,34 @@ static int do_sale(sched *s, int i, int n_lines, const int *sku, const int64_t *
 
 static void act_sale(sched *s, int i)
 {
-    int n_lines = (int)rng_range(&s->r, 1, 3);
+    int n_lines = (int)tu_rng_range(&s->r, 1, 3);
     int sku[3];
     int64_t qty[3], dval[3];
     pricing_discount_kind dkind[3];
     for (int l = 0; l < n_lines; l++) {
         bool dup;
         do {
-            sku[l] = (int)rng_range(&s->r, 0, N_SKUS - 1);
+            sku[l] = (int)tu_rng_range(&s->r, 0, N_SKUS - 1);
             dup = false;
             for (int j = 0; j < l; j++)
                 dup = dup || sku[j] == sku[l];
         } while (dup);
-        qty[l] = rng_range(&s->r, 1, 5);
+        qty[l] = tu_rng_range(&s->r, 1, 5);
         /* Prices are >= 1.00 and discounts at most 90 %, so every unit
          * refunds at least one cent and every return is a visible refund. */
-        switch (rng_range(&s->r, 0, 3)) {
+        switch (tu_rng_range(&s->r, 0, 3)) {
         case 0:
-            if (g_free_lines && rng_chance(&s->r, 25)) {
+            if (g_free_lines && tu_rng_chance(&s->r, 25)) {
                 dkind[l] = PRICING_DISCOUNT_PERCENT; /* given away: refunds are 0 */
                 dval[l] = 10000;
                 break;
             }
             dkind[l] = PRICING_DISCOUNT_PERCENT;
-            dval[l] = rng_range(&s->r, 0, 9000);
+            dval[l] = tu_rng_range(&s->r, 0, 9000);
             break;
         case 1:
             dkind[l] = PRICING_DISCOUNT_AMOUNT;
-            dval[l] = rng_range(&s->r, 0, 90 * qty[l]);
+            dval[l] = tu_rng_range(&s->r, 0, 90 * qty[l]);
             break;
         default:
             dkind[l] = PRICING_DISCOUNT_NONE;
@@ -728,7 +654,7 @@ static int known_sale(sched *s, int i)
         if (oplog_vv_get(&vv, s->m.sales[k].ref.origin) >= s->m.sales[k].ref.seq)
             known[n++] = (int)k;
     oplog_vv_free(&vv);
-    return n ? known[rng_range(&s->r, 0, n - 1)] : -1;
+    return n ? known[tu_rng_range(&s->r, 0, n - 1)] : -1;
 }
 
 static bool knows(sched *s, int i, int sale)
@@ -746,7 +672,7 @@ static int do_void(sched *s, int i, int sale)
     kassa_err err;
     int64_t refund = -1;
     snapshot sn;
-    bool check = rng_chance(&s->r, 30);
+    bool check = tu_rng_chance(&s->r, 30);
     if (check)
         snap_take(s, i, &sn);
     int rc = term_void(s->t[i], &ms->ref, &refund, &err);
@@ -793,7 +719,7 @@ static int do_return(sched *s, int i, int sale, int n, const int *sku, const int
     int64_t refund = -1;
     oplog_sale_ref rref;
     snapshot sn;
-    bool check = rng_chance(&s->r, 30);
+    bool check = tu_rng_chance(&s->r, 30);
     if (check)
         snap_take(s, i, &sn);
     int rc = term_return(s->t[i], &ms->ref, &req, &rref, &refund, &err);
@@ -827,17 +753,17 @@ static void act_return(sched *s, int i, int sale)
     for (int k = 0; k < N_SKUS; k++)
         if (ms->sold[k] > 0)
             lines[n_lines++] = k;
-    int n = (int)rng_range(&s->r, 1, n_lines);
+    int n = (int)tu_rng_range(&s->r, 1, n_lines);
     int sku[N_SKUS];
     int64_t qty[N_SKUS];
     for (int k = 0; k < n; k++) {
-        int pick = (int)rng_range(&s->r, k, n_lines - 1);
+        int pick = (int)tu_rng_range(&s->r, k, n_lines - 1);
         int tmp = lines[k];
         lines[k] = lines[pick];
         lines[pick] = tmp;
         sku[k] = lines[k];
-        qty[k] =
-            rng_chance(&s->r, 10) ? ms->sold[sku[k]] + 1 : rng_range(&s->r, 1, ms->sold[sku[k]]);
+        qty[k] = tu_rng_chance(&s->r, 10) ? ms->sold[sku[k]] + 1
+                                          : tu_rng_range(&s->r, 1, ms->sold[sku[k]]);
     }
     int rc = do_return(s, i, sale, n, sku, qty);
     for (int k = 0; k < n; k++)
@@ -891,23 +817,24 @@ static void act_catalog(sched *s, int i, int k)
 {
     unsigned fields = 0;
     while (!fields) {
-        if (rng_chance(&s->r, 70))
+        if (tu_rng_chance(&s->r, 70))
             fields |= CATALOG_F_PRICE;
-        if (rng_chance(&s->r, 40))
+        if (tu_rng_chance(&s->r, 40))
             fields |= CATALOG_F_NAME;
-        if (rng_chance(&s->r, 15))
+        if (tu_rng_chance(&s->r, 15))
             fields |= CATALOG_F_TAX_CLASS;
     }
     char name[32];
-    snprintf(name, sizeof name, "%s-%llu", SKUS[k], (unsigned long long)rng_range(&s->r, 0, 999));
-    do_catalog_set(s, i, k, fields, rng_range(&s->r, 100, 5000), name,
-                   TAX_CLASSES[rng_range(&s->r, 0, 2)]);
+    snprintf(name, sizeof name, "%s-%llu", SKUS[k],
+             (unsigned long long)tu_rng_range(&s->r, 0, 999));
+    do_catalog_set(s, i, k, fields, tu_rng_range(&s->r, 100, 5000), name,
+                   TAX_CLASSES[tu_rng_range(&s->r, 0, 2)]);
 }
 
 static void act_tax(sched *s, int i, int k)
 {
     char value[16];
-    snprintf(value, sizeof value, "%lld", (long long)rng_range(&s->r, 0, 3000));
+    snprintf(value, sizeof value, "%lld", (long long)tu_rng_range(&s->r, 0, 3000));
     kassa_err err;
     int rc = term_setting_set(s->t[i], TAX_KEYS[k], value, &err);
     PCHECK_RC(s, rc, err, "term_setting_set");
@@ -925,8 +852,8 @@ static void act_concurrent(sched *s)
         else
             b[nb++] = i;
     }
-    int x = a[rng_range(&s->r, 0, na - 1)], y = b[rng_range(&s->r, 0, nb - 1)];
-    int kind = (int)rng_range(&s->r, 0, 5);
+    int x = a[tu_rng_range(&s->r, 0, na - 1)], y = b[tu_rng_range(&s->r, 0, nb - 1)];
+    int kind = (int)tu_rng_range(&s->r, 0, 5);
     trace(s, "concurrent burst %d on %s and %s", kind, s->node[x], s->node[y]);
     if (kind <= 2) {
         int sale = known_sale(s, x);
@@ -937,22 +864,22 @@ static void act_concurrent(sched *s)
                 k++;
             if (kind == 0) { /* void here, return there */
                 do_void(s, x, sale);
-                int64_t q = rng_range(&s->r, 1, ms->sold[k]);
+                int64_t q = tu_rng_range(&s->r, 1, ms->sold[k]);
                 do_return(s, y, sale, 1, &k, &q);
             } else if (kind == 1) { /* void on both sides */
                 do_void(s, x, sale);
                 do_void(s, y, sale);
             } else { /* returns on both sides, together maybe more than sold */
-                int64_t q1 = rng_range(&s->r, 1, ms->sold[k]);
-                int64_t q2 = rng_range(&s->r, 1, ms->sold[k]);
+                int64_t q1 = tu_rng_range(&s->r, 1, ms->sold[k]);
+                int64_t q2 = tu_rng_range(&s->r, 1, ms->sold[k]);
                 do_return(s, x, sale, 1, &k, &q1);
                 do_return(s, y, sale, 1, &k, &q2);
             }
             return;
         }
     }
-    int k = (int)rng_range(&s->r, 0, N_SKUS - 1);
-    if (kind != 4 && rng_chance(&s->r, 50)) {
+    int k = (int)tu_rng_range(&s->r, 0, N_SKUS - 1);
+    if (kind != 4 && tu_rng_chance(&s->r, 50)) {
         /* A fresh millisecond: two clocks that agree issue the same hlc,
          * and the origin breaks the tie. */
         s->now += 1000;
@@ -962,12 +889,12 @@ static void act_concurrent(sched *s)
         act_catalog(s, x, k);
         act_catalog(s, y, k);
     } else if (kind == 5) {
-        int key = (int)rng_range(&s->r, 0, 1);
+        int key = (int)tu_rng_range(&s->r, 0, 1);
         act_tax(s, x, key);
         act_tax(s, y, key);
     } else {
-        do_count(s, x, k, rng_range(&s->r, 0, 40));
-        do_count(s, y, k, rng_range(&s->r, 0, 40));
+        do_count(s, x, k, tu_rng_range(&s->r, 0, 40));
+        do_count(s, y, k, tu_rng_range(&s->r, 0, 40));
     }
 }
 
@@ -980,7 +907,7 @@ static void act_partition(sched *s)
     }
     int g0 = 0;
     for (int i = 0; i < s->n; i++) {
-        s->group[i] = (int)rng_range(&s->r, 0, 1);
+        s->group[i] = (int)tu_rng_range(&s->r, 0, 1);
         g0 += s->group[i] == 0;
     }
     if (g0 == 0)
@@ -1009,9 +936,9 @@ static void act_batch(sched *s, int i)
     int rc = term_batch_begin(s->t[i], &err);
     PCHECK_RC(s, rc, err, "term_batch_begin");
     trace(s, "%s batch begin", s->node[i]);
-    int n = (int)rng_range(&s->r, 1, 4);
+    int n = (int)tu_rng_range(&s->r, 1, 4);
     for (int k = 0; k < n; k++) {
-        int what = (int)rng_range(&s->r, 0, 3);
+        int what = (int)tu_rng_range(&s->r, 0, 3);
         int sale = what == 1 || what == 2 ? known_sale(s, i) : -1;
         if (what == 1 && sale >= 0) {
             do_void(s, i, sale);
@@ -1031,7 +958,7 @@ static void act_batch(sched *s, int i)
             act_sale(s, i);
         }
     }
-    if (rng_chance(&s->r, 70)) {
+    if (tu_rng_chance(&s->r, 70)) {
         rc = term_batch_commit(s->t[i], &err);
         PCHECK_RC(s, rc, err, "term_batch_commit");
         trace(s, "%s batch commit", s->node[i]);
@@ -1079,18 +1006,18 @@ static void ship_to_all(sched *s, int from)
 
 static void setup_catalog(sched *s, bool random_edits)
 {
-    int from = random_edits ? (int)rng_range(&s->r, 0, s->n - 1) : 0;
-    if (!random_edits || rng_chance(&s->r, 75)) {
+    int from = random_edits ? (int)tu_rng_range(&s->r, 0, s->n - 1) : 0;
+    if (!random_edits || tu_rng_chance(&s->r, 75)) {
         catalog_item items[N_SKUS];
         memset(items, 0, sizeof items);
         for (int k = 0; k < N_SKUS; k++) {
             snprintf(items[k].sku, sizeof items[k].sku, "%s", SKUS[k]);
             snprintf(items[k].name, sizeof items[k].name, "Item %s", SKUS[k]);
             snprintf(items[k].barcode, sizeof items[k].barcode, "40000000%02d", k);
-            items[k].price = random_edits ? rng_range(&s->r, 100, 5000) : 100 * (k + 1);
+            items[k].price = random_edits ? tu_rng_range(&s->r, 100, 5000) : 100 * (k + 1);
             snprintf(items[k].tax_class, sizeof items[k].tax_class, "%s",
-                     random_edits ? TAX_CLASSES[rng_range(&s->r, 0, 2)] : "standard");
-            items[k].stock = random_edits ? rng_range(&s->r, 0, 30) : 20;
+                     random_edits ? TAX_CLASSES[tu_rng_range(&s->r, 0, 2)] : "standard");
+            items[k].stock = random_edits ? tu_rng_range(&s->r, 0, 30) : 20;
             items[k].line = (unsigned)k + 2;
             s->m.received[k] += items[k].stock;
         }
@@ -1108,13 +1035,13 @@ static void setup_catalog(sched *s, bool random_edits)
                 char name[32];
                 snprintf(name, sizeof name, "%s by %s", SKUS[k], s->node[i]);
                 do_catalog_set(s, i, k, CATALOG_F_NAME | CATALOG_F_PRICE | CATALOG_F_TAX_CLASS,
-                               rng_range(&s->r, 100, 5000), name,
-                               TAX_CLASSES[rng_range(&s->r, 0, 2)]);
+                               tu_rng_range(&s->r, 100, 5000), name,
+                               TAX_CLASSES[tu_rng_range(&s->r, 0, 2)]);
             }
-            s->now += (uint64_t)rng_range(&s->r, 0, 3);
+            s->now += (uint64_t)tu_rng_range(&s->r, 0, 3);
         }
         for (int k = 0; k < N_SKUS; k++)
-            do_receive(s, from, k, rng_range(&s->r, 1, 30));
+            do_receive(s, from, k, tu_rng_range(&s->r, 1, 30));
     }
 }
 
@@ -1123,7 +1050,7 @@ static void setup_catalog(sched *s, bool random_edits)
 static void full_exchange(sched *s)
 {
     while (s->n_held > 0)
-        deliver_held(s, (size_t)rng_range(&s->r, 0, (int64_t)s->n_held - 1));
+        deliver_held(s, (size_t)tu_rng_range(&s->r, 0, (int64_t)s->n_held - 1));
     s->partitioned = false;
     trace(s, "full exchange");
     for (int round = 0;; round++) {
@@ -1419,30 +1346,30 @@ static void check_oracle(sched *s)
 
 static void run_schedule(uint64_t seed, int steps_max)
 {
-    rng pre;
-    rng_seed(&pre, seed ^ UINT64_C(0x5eed));
-    int n = (int)rng_range(&pre, 3, MAX_REPLICAS);
+    tu_rng pre;
+    tu_rng_seed(&pre, seed ^ UINT64_C(0x5eed));
+    int n = (int)tu_rng_range(&pre, 3, MAX_REPLICAS);
     sched *s = sched_new(seed, n);
     s->replayable = true;
     /* Clocks: small offsets; now and then one far ahead (clamped by the
      * others) or jumping backwards mid-run. */
-    bool same_clock = rng_chance(&s->r, 35); /* many equal hlcs: LWW ties */
+    bool same_clock = tu_rng_chance(&s->r, 35); /* many equal hlcs: LWW ties */
     for (int i = 0; i < n; i++) {
-        s->clk[i].offset = same_clock ? 0 : rng_range(&s->r, -3000, 3000);
-        if (rng_chance(&s->r, 4))
-            s->clk[i].offset = rng_range(&s->r, 61000, 300000);
+        s->clk[i].offset = same_clock ? 0 : tu_rng_range(&s->r, -3000, 3000);
+        if (tu_rng_chance(&s->r, 4))
+            s->clk[i].offset = tu_rng_range(&s->r, 61000, 300000);
     }
     setup_catalog(s, true);
-    int steps = (int)rng_range(&s->r, steps_max / 2, steps_max);
+    int steps = (int)tu_rng_range(&s->r, steps_max / 2, steps_max);
     for (int step = 0; step < steps; step++) {
-        if (!same_clock || rng_chance(&s->r, 30))
-            s->now += (uint64_t)rng_range(&s->r, 0, 20);
-        int i = (int)rng_range(&s->r, 0, n - 1);
-        if (rng_chance(&s->r, 2)) {
-            s->clk[i].offset += rng_range(&s->r, -5000, 2000);
+        if (!same_clock || tu_rng_chance(&s->r, 30))
+            s->now += (uint64_t)tu_rng_range(&s->r, 0, 20);
+        int i = (int)tu_rng_range(&s->r, 0, n - 1);
+        if (tu_rng_chance(&s->r, 2)) {
+            s->clk[i].offset += tu_rng_range(&s->r, -5000, 2000);
             trace(s, "clock of %s now offset %lld ms", s->node[i], (long long)s->clk[i].offset);
         }
-        int dice = (int)rng_range(&s->r, 0, 99);
+        int dice = (int)tu_rng_range(&s->r, 0, 99);
         if (dice < 24) {
             act_sale(s, i);
         } else if (dice < 32) {
@@ -1454,27 +1381,27 @@ static void run_schedule(uint64_t seed, int steps_max)
             if (sale >= 0)
                 act_return(s, i, sale);
         } else if (dice < 46) {
-            do_receive(s, i, (int)rng_range(&s->r, 0, N_SKUS - 1), rng_range(&s->r, 1, 20));
+            do_receive(s, i, (int)tu_rng_range(&s->r, 0, N_SKUS - 1), tu_rng_range(&s->r, 1, 20));
         } else if (dice < 50) {
-            do_count(s, i, (int)rng_range(&s->r, 0, N_SKUS - 1), rng_range(&s->r, 0, 40));
+            do_count(s, i, (int)tu_rng_range(&s->r, 0, N_SKUS - 1), tu_rng_range(&s->r, 0, 40));
         } else if (dice < 55) {
-            act_catalog(s, i, (int)rng_range(&s->r, 0, N_SKUS - 1));
+            act_catalog(s, i, (int)tu_rng_range(&s->r, 0, N_SKUS - 1));
         } else if (dice < 57) {
-            act_tax(s, i, (int)rng_range(&s->r, 0, 1));
+            act_tax(s, i, (int)tu_rng_range(&s->r, 0, 1));
         } else if (dice < 75) {
-            int j = (int)rng_range(&s->r, 0, n - 1);
+            int j = (int)tu_rng_range(&s->r, 0, n - 1);
             if (can_talk(s, i, j))
                 act_exchange(s, i, j);
         } else if (dice < 80) {
             if (s->n_held > 0) {
-                size_t k = (size_t)rng_range(&s->r, 0, (int64_t)s->n_held - 1);
+                size_t k = (size_t)tu_rng_range(&s->r, 0, (int64_t)s->n_held - 1);
                 if (can_talk(s, s->held[k].from, s->held[k].to))
                     deliver_held(s, k);
             }
         } else if (dice < 84) {
             act_partition(s);
         } else if (dice < 86) {
-            if (rng_chance(&s->r, 70))
+            if (tu_rng_chance(&s->r, 70))
                 act_batch(s, i);
             else
                 act_restart(s, i);

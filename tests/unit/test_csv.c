@@ -2,10 +2,7 @@
  * Unit tests for catalog/csv: the accepted format, every kind of row error
  * with its exact line, error collection and its cap, and the size limits.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include "testutil.h"
 #include <cmocka.h>
 
 #include <stdio.h>

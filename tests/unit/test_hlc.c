@@ -4,10 +4,7 @@
  * hlc_observe adopts remote clocks within the skew bound, clamps (and says
  * so) beyond it, and never moves the clock backwards.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include "testutil.h"
 #include <cmocka.h>
 
 #include <string.h>
@@ -21,12 +18,7 @@ static uint64_t rng_state = 0xD1B54A32D192ED03u;
 
 static uint64_t rng_next(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return tu_xorshift64(&rng_state);
 }
 
 static void test_layout(void **state)

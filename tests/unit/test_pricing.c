@@ -1,7 +1,4 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include "testutil.h"
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -20,18 +17,13 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
 static uint64_t rng_next(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x;
+    return tu_xorshift64(&rng_state);
 }
 
 /* Uniform-ish in lo..hi (inclusive); modulo bias is irrelevant here. */
 static int64_t rng_range(int64_t lo, int64_t hi)
 {
-    return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1));
+    return tu_range(rng_next(), lo, hi);
 }
 
 /* A value in 0..max with a random order of magnitude, so small amounts and

@@ -4,14 +4,9 @@
  * logical clock across restarts and remote skew, forked histories on
  * import, and log verification of an altered log.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include "testutil.h"
 #include <cmocka.h>
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,33 +28,16 @@ static term *g_open[MAX_OPEN];
 
 /* ---- helpers ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    const char *root = getenv("TMPDIR");
-    if (!root || !*root)
-        root = "/tmp";
-    snprintf(g_base, sizeof g_base, "%s/kassa-term-XXXXXX", root);
-    if (!mkdtemp(g_base)) {
-        print_error("mkdtemp %s: %s\n", g_base, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return tu_mkdtemp(g_base, sizeof g_base, "kassa-term", false);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    nftw(g_base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rm_tree(g_base);
     return 0;
 }
 
@@ -274,11 +252,6 @@ static void db_path_of(const char *dir, char *out, size_t size)
     snprintf(out, size, "%s/%s", dir, TERM_DB_FILE);
 }
 
-static bool contains(const char *hay, const char *needle)
-{
-    return strstr(hay, needle) != NULL;
-}
-
 static void export_all(term *t, const oplog_vv *since, kbuf *out)
 {
     kassa_err err;
@@ -308,10 +281,10 @@ static void test_init_open_errors(void **state)
     /* Nothing there, or an empty directory: not initialised. */
     new_dir(dir, sizeof dir);
     assert_int_equal(term_open(dir, &t, &err), KASSA_ENOTFOUND);
-    assert_true(contains(err.msg, "kassa init"));
+    assert_true(tu_contains(err.msg, "kassa init"));
     assert_int_equal(mkdir(dir, 0700), 0);
     assert_int_equal(term_open(dir, &t, &err), KASSA_ENOTFOUND);
-    assert_true(contains(err.msg, dir));
+    assert_true(tu_contains(err.msg, dir));
 
     /* Bad ids are refused before anything is created. */
     static const char *const BAD[] = {
@@ -320,9 +293,9 @@ static void test_init_open_errors(void **state)
         char fresh[600];
         new_dir(fresh, sizeof fresh);
         assert_int_equal(term_init(fresh, BAD[i], "T1", &err), KASSA_EINVAL);
-        assert_true(contains(err.msg, "store id"));
+        assert_true(tu_contains(err.msg, "store id"));
         assert_int_equal(term_init(fresh, STORE, BAD[i], &err), KASSA_EINVAL);
-        assert_true(contains(err.msg, "node id"));
+        assert_true(tu_contains(err.msg, "node id"));
         assert_int_not_equal(access(fresh, F_OK), 0);
     }
     /* Longest valid ids are fine. */
@@ -340,7 +313,7 @@ static void test_init_open_errors(void **state)
     assert_int_equal(stat(dir, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
     assert_int_equal(term_init(dir, STORE, "T1", &err), KASSA_ECONFLICT);
-    assert_true(contains(err.msg, "already initialised"));
+    assert_true(tu_contains(err.msg, "already initialised"));
     assert_int_equal(term_init(dir, "other-store", "T9", &err), KASSA_ECONFLICT);
     t = open_term(dir, NULL);
     assert_string_equal(t->store_id, STORE);
@@ -466,18 +439,18 @@ static void test_migration_newer_refused(void **state)
 
     store st;
     assert_int_equal(store_open(&st, path, &err), KASSA_EVERSION);
-    assert_true(contains(err.msg, "newer"));
-    assert_true(contains(err.msg, "upgrade kassa"));
+    assert_true(tu_contains(err.msg, "newer"));
+    assert_true(tu_contains(err.msg, "upgrade kassa"));
     char num[16];
     snprintf(num, sizeof num, "%d", STORE_SCHEMA_VERSION + 1);
-    assert_true(contains(err.msg, num));
+    assert_true(tu_contains(err.msg, num));
     assert_int_equal(store_open_at(&st, path, 1, &err), KASSA_EVERSION);
 
     t = NULL;
     memset(&err, 0, sizeof err);
     assert_int_equal(term_open(dir, &t, &err), KASSA_EVERSION);
     assert_null(t);
-    assert_true(contains(err.msg, "newer"));
+    assert_true(tu_contains(err.msg, "newer"));
 
     /* Refusing touched nothing. */
     assert_int_equal(schema_version_of(path), STORE_SCHEMA_VERSION + 1);
@@ -519,7 +492,7 @@ static void test_refusals_change_nothing(void **state)
     assert_int_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_ENOTFOUND);
     cart_of(&cart, "apple", 1);
     assert_int_equal(term_sale(t, &cart, 119, res, &err), KASSA_EINVAL); /* total 1.20 */
-    assert_true(contains(err.msg, "less than the total"));
+    assert_true(tu_contains(err.msg, "less than the total"));
     assert_int_equal(term_sale(t, &cart, -1, res, &err), KASSA_EOVERFLOW);
     assert_int_equal(term_cart_discount(&cart, "apple", PRICING_DISCOUNT_AMOUNT, 101, &err),
                      KASSA_OK);
@@ -600,7 +573,7 @@ static void test_refusals_change_nothing(void **state)
     snprintf(items[1].tax_class, sizeof items[1].tax_class, "luxury");
     items[1].line = 3;
     assert_int_not_equal(term_catalog_import(t, items, 2, &err), KASSA_OK);
-    assert_true(contains(err.msg, "line 3"));
+    assert_true(tu_contains(err.msg, "line 3"));
     term_item it;
     assert_int_equal(term_item_get(t, "durian", &it, &err), KASSA_ENOTFOUND);
     snap_assert_same(t, &before, "a refused catalog change");
@@ -628,7 +601,7 @@ static void test_refusals_change_nothing(void **state)
     assert_int_equal(paid, 120);
     snap_take(t, &before);
     assert_int_equal(term_void(t, &s1, &refund, &err), KASSA_ECONFLICT);
-    assert_true(contains(err.msg, "has returns"));
+    assert_true(tu_contains(err.msg, "has returns"));
     req.lines[0].qty = 2;
     assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
     snap_assert_same(t, &before, "a refusal on a returned sale");
@@ -908,7 +881,7 @@ static void test_import_forked_history_rejected(void **state)
     export_all(x, NULL, &file);
     int rc = term_import(y, file.data, file.len, &rep, &err);
     assert_int_equal(rc, KASSA_ECONFLICT);
-    assert_true(contains(err.msg, "N/1"));
+    assert_true(tu_contains(err.msg, "N/1"));
     assert_int_equal(rep.in_file, 3);
     assert_int_equal(rep.applied, 0);
     snap_assert_same(y, &before, "a rejected forked file");
@@ -931,7 +904,7 @@ static void test_import_forked_history_rejected(void **state)
     snap_take(y, &before);
     rc = term_import(y, file.data, file.len, &rep, &err);
     assert_int_equal(rc, KASSA_ECORRUPT);
-    assert_true(contains(err.msg, "N/2"));
+    assert_true(tu_contains(err.msg, "N/2"));
     snap_assert_same(y, &before, "a rejected forked file");
     snap_free(&before);
     oplog_vv held;
@@ -961,6 +934,47 @@ static void test_import_forked_history_rejected(void **state)
     assert_memory_equal(hy, hz, 32);
 }
 
+/* The pending queue is bounded: an import that would leave more operations
+ * waiting than the limit is refused whole; within the limit it waits, and
+ * the missing operations release it. */
+static void test_import_pending_limit(void **state)
+{
+    (void)state;
+    char da[600], db[600];
+    term *a = new_term(da, sizeof da, "S", "A", NULL);
+    term *b = new_term(db, sizeof db, "S", "B", NULL);
+    catalog(a); /* A/1..A/5: three items, two receipts */
+    oplog_vv ahead;
+    oplog_vv_init(&ahead);
+    assert_int_equal(oplog_vv_set(&ahead, "A", 1, NULL), KASSA_OK);
+    kbuf gapped, all;
+    kbuf_init(&gapped);
+    kbuf_init(&all);
+    export_all(a, &ahead, &gapped); /* A/2..A/5: B lacks A/1 */
+
+    b->pending_max = 3;
+    snap before;
+    snap_take(b, &before);
+    term_import_report rep;
+    kassa_err err;
+    assert_int_equal(term_import(b, gapped.data, gapped.len, &rep, &err), KASSA_EOVERFLOW);
+    assert_true(tu_contains(err.msg, "limit 3"));
+    snap_assert_same(b, &before, "an import over the pending limit");
+    snap_free(&before);
+
+    b->pending_max = 4;
+    import_ok(b, &gapped, &rep);
+    assert_int_equal(rep.pending, 4);
+    assert_int_equal(rep.applied, 0);
+    export_all(a, NULL, &all);
+    import_ok(b, &all, &rep);
+    assert_int_equal(rep.pending, 0);
+    assert_int_equal(rep.applied, 5); /* A/1 from the file, A/2..A/5 released */
+    kbuf_free(&gapped);
+    kbuf_free(&all);
+    oplog_vv_free(&ahead);
+}
+
 static void test_import_rejects_bad_files(void **state)
 {
     (void)state;
@@ -980,7 +994,7 @@ static void test_import_rejects_bad_files(void **state)
 
     export_all(other, NULL, &file);
     assert_int_equal(term_import(b, file.data, file.len, &rep, &err), KASSA_ECONFLICT);
-    assert_true(contains(err.msg, "store-2"));
+    assert_true(tu_contains(err.msg, "store-2"));
 
     export_all(a, NULL, &file);
     for (size_t cut = 0; cut < file.len; cut += 1 + file.len / 40) {
@@ -1096,7 +1110,7 @@ static void test_log_verify_detects_alteration(void **state)
     verify(a, &vr);
     assert_false(vr.ok);
     assert_string_equal(vr.first_bad, "T1/2");
-    assert_true(contains(vr.reason, "hash"));
+    assert_true(tu_contains(vr.reason, "hash"));
     assert_int_equal(vr.origins, 2);
 
     /* An earlier origin (by name) altered too: that one is first. */
@@ -1116,7 +1130,7 @@ static void test_log_verify_detects_alteration(void **state)
     verify(c, &vr);
     assert_false(vr.ok);
     assert_string_equal(vr.first_bad, "C/6");
-    assert_true(contains(vr.reason, "decode"));
+    assert_true(tu_contains(vr.reason, "decode"));
 
     /* A hole in the log. */
     char dd[600];
@@ -1130,7 +1144,7 @@ static void test_log_verify_detects_alteration(void **state)
     verify(d, &vr);
     assert_false(vr.ok);
     assert_string_equal(vr.first_bad, "D/3"); /* the missing one */
-    assert_true(contains(vr.reason, "gap"));
+    assert_true(tu_contains(vr.reason, "gap"));
 }
 
 int main(void)
@@ -1146,6 +1160,7 @@ int main(void)
         cmocka_unit_test_teardown(test_import_clamps_skew, teardown),
         cmocka_unit_test_teardown(test_import_within_skew_adopted, teardown),
         cmocka_unit_test_teardown(test_import_forked_history_rejected, teardown),
+        cmocka_unit_test_teardown(test_import_pending_limit, teardown),
         cmocka_unit_test_teardown(test_import_rejects_bad_files, teardown),
         cmocka_unit_test_teardown(test_log_verify_detects_alteration, teardown),
     };
