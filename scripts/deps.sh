@@ -11,7 +11,12 @@ PACKAGES=(
   libsodium-dev
   libjansson-dev
   libcmocka-dev
+  libevent-dev
+  libinih-dev
   util-linux
+  nodejs npm
+  chromium
+  wrk
 )
 
 missing=()

@@ -50,6 +50,10 @@ const char *kassa_strerror(int code)
         return "overflow";
     case KASSA_EBUSY:
         return "busy";
+    case KASSA_EAUTH:
+        return "not authorised";
+    case KASSA_ELOCKED:
+        return "locked";
     default:
         return "unknown error";
     }

@@ -27,6 +27,8 @@ enum {
     KASSA_EVERSION = -8,  /* schema or file format from a newer kassa */
     KASSA_EOVERFLOW = -9, /* an amount or quantity does not fit */
     KASSA_EBUSY = -10,    /* database locked by another process */
+    KASSA_EAUTH = -11,    /* wrong PIN, unknown cashier or missing right */
+    KASSA_ELOCKED = -12,  /* too many wrong PINs: locked for a while */
 };
 
 #define KASSA_ERR_MSG_SIZE 256

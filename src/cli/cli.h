@@ -55,5 +55,7 @@ int cmd_vv(cli *c);
 int cmd_state_hash(cli *c);
 int cmd_log(cli *c);
 int cmd_status(cli *c);
+int cmd_cashier(cli *c);
+int cmd_audit(cli *c);
 
 #endif

@@ -35,7 +35,10 @@ static const char USAGE[] =
     "  vv                                 version vector (what this terminal holds)\n"
     "  state-hash                         digest of all projections\n"
     "  log verify                         check every origin's hash chain\n"
-    "  status                             counts and sizes\n";
+    "  status                             counts and sizes\n"
+    "  cashier add ID --name N --role cashier|supervisor|manager --pin PIN\n"
+    "  cashier list                       cashiers (PINs are stored as Argon2id hashes)\n"
+    "  audit                              supervised actions: voids, returns, overrides\n";
 
 int cli_fail(const char *fmt, ...)
 {
@@ -168,6 +171,8 @@ static const struct {
     {"vv", cmd_vv},
     {"state-hash", cmd_state_hash},
     {"log", cmd_log},
+    {"cashier", cmd_cashier},
+    {"audit", cmd_audit},
     {"status", cmd_status},
 };
 

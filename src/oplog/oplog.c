@@ -25,6 +25,10 @@ const char *oplog_kind_name(int kind)
         return "stock_count";
     case OP_SETTING_SET:
         return "setting_set";
+    case OP_CASHIER_SET:
+        return "cashier_set";
+    case OP_AUDIT:
+        return "audit";
     default:
         return "unknown";
     }
@@ -102,6 +106,25 @@ static bool read_id(kreader *r, char *out, size_t size)
     return kreader_str(r, out, size) && kassa_valid_id(out, size - 1);
 }
 
+static bool text_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* An id that may be empty (the operator's CLI acts as nobody). */
+static bool read_opt_id(kreader *r, char *out, size_t size)
+{
+    return kreader_str(r, out, size) && (!out[0] || kassa_valid_id(out, size - 1));
+}
+
+static bool read_text(kreader *r, char *out, size_t size)
+{
+    return kreader_str(r, out, size) && text_ok(out);
+}
+
 static bool read_sale_ref(kreader *r, oplog_sale_ref *ref)
 {
     return read_id(r, ref->origin, sizeof ref->origin) && kreader_uvarint(r, &ref->seq) &&
@@ -112,14 +135,6 @@ static void put_sale_ref(kbuf *b, const oplog_sale_ref *ref)
 {
     kbuf_put_str(b, ref->origin);
     kbuf_put_uvarint(b, ref->seq);
-}
-
-static bool text_ok(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return false;
-    return true;
 }
 
 /* ---- catalog_set ---- */
@@ -167,6 +182,7 @@ int oplog_decode_catalog_set(const uint8_t *p, size_t n, oplog_catalog_set *c, k
 
 void oplog_encode_sale(kbuf *b, const oplog_sale *s)
 {
+    kbuf_put_str(b, s->cashier);
     kbuf_put_uvarint(b, s->n_lines);
     for (size_t i = 0; i < s->n_lines; i++) {
         const oplog_sale_line *l = &s->lines[i];
@@ -184,7 +200,8 @@ int oplog_decode_sale(const uint8_t *p, size_t n, oplog_sale *s, kassa_err *err)
     kreader r;
     kreader_init(&r, p, n);
     uint64_t n_lines;
-    if (!kreader_uvarint(&r, &n_lines) || n_lines == 0 || n_lines > OPLOG_SALE_LINES_MAX)
+    if (!read_opt_id(&r, s->cashier, sizeof s->cashier) || !kreader_uvarint(&r, &n_lines) ||
+        n_lines == 0 || n_lines > OPLOG_SALE_LINES_MAX)
         return corrupt(err, "sale");
     s->n_lines = (size_t)n_lines;
     s->total = 0;
@@ -306,6 +323,51 @@ int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err
     return KASSA_OK;
 }
 
+/* ---- cashier ---- */
+
+void oplog_encode_cashier(kbuf *b, const oplog_cashier *c)
+{
+    kbuf_put_str(b, c->id);
+    kbuf_put_str(b, c->name);
+    kbuf_put_u8(b, c->role);
+    kbuf_put_str(b, c->pin_hash);
+}
+
+int oplog_decode_cashier(const uint8_t *p, size_t n, oplog_cashier *c, kassa_err *err)
+{
+    kreader r;
+    kreader_init(&r, p, n);
+    if (!read_id(&r, c->id, sizeof c->id) || !read_text(&r, c->name, sizeof c->name) ||
+        !c->name[0] || !kreader_u8(&r, &c->role) || c->role < 1 || c->role > 3 ||
+        !read_text(&r, c->pin_hash, sizeof c->pin_hash) || !c->pin_hash[0] || kreader_left(&r) != 0)
+        return corrupt(err, "cashier");
+    return KASSA_OK;
+}
+
+/* ---- audit ---- */
+
+void oplog_encode_audit(kbuf *b, const oplog_audit *a)
+{
+    kbuf_put_str(b, a->action);
+    kbuf_put_str(b, a->cashier);
+    kbuf_put_str(b, a->supervisor);
+    kbuf_put_str(b, a->subject);
+    kbuf_put_str(b, a->detail);
+}
+
+int oplog_decode_audit(const uint8_t *p, size_t n, oplog_audit *a, kassa_err *err)
+{
+    kreader r;
+    kreader_init(&r, p, n);
+    if (!read_id(&r, a->action, sizeof a->action) ||
+        !read_opt_id(&r, a->cashier, sizeof a->cashier) ||
+        !read_opt_id(&r, a->supervisor, sizeof a->supervisor) ||
+        !read_text(&r, a->subject, sizeof a->subject) ||
+        !read_text(&r, a->detail, sizeof a->detail) || kreader_left(&r) != 0)
+        return corrupt(err, "audit");
+    return KASSA_OK;
+}
+
 int oplog_decode(int kind, const uint8_t *p, size_t n, void *out, kassa_err *err)
 {
     switch (kind) {
@@ -322,6 +384,10 @@ int oplog_decode(int kind, const uint8_t *p, size_t n, void *out, kassa_err *err
         return oplog_decode_stock(p, n, out, err);
     case OP_SETTING_SET:
         return oplog_decode_setting(p, n, out, err);
+    case OP_CASHIER_SET:
+        return oplog_decode_cashier(p, n, out, err);
+    case OP_AUDIT:
+        return oplog_decode_audit(p, n, out, err);
     default:
         return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
     }
@@ -348,6 +414,12 @@ int oplog_encode(int kind, const void *payload, kbuf *b)
         break;
     case OP_SETTING_SET:
         oplog_encode_setting(b, payload);
+        break;
+    case OP_CASHIER_SET:
+        oplog_encode_cashier(b, payload);
+        break;
+    case OP_AUDIT:
+        oplog_encode_audit(b, payload);
         break;
     default:
         return KASSA_EINVAL;

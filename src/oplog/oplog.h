@@ -37,7 +37,9 @@ typedef enum {
     OP_STOCK_RECEIVE = 5, /* goods received */
     OP_STOCK_COUNT = 6,   /* a count: difference from the counter's view */
     OP_SETTING_SET = 7,   /* LWW store setting (tax rates, currency ...) */
-    OP_KIND_MAX = 7,
+    OP_CASHIER_SET = 8,   /* LWW cashier record (PIN as an Argon2id hash) */
+    OP_AUDIT = 9,         /* a supervised action: who, approved by whom, what */
+    OP_KIND_MAX = 9,
 } oplog_kind;
 
 const char *oplog_kind_name(int kind);
@@ -94,6 +96,7 @@ static inline int64_t oplog_line_total(const oplog_sale_line *l)
 }
 
 typedef struct oplog_sale {
+    char cashier[KASSA_ID_MAX + 1]; /* "" when sold by the operator's CLI */
     size_t n_lines;
     oplog_sale_line lines[OPLOG_SALE_LINES_MAX];
     int64_t tendered; /* cash handed over */
@@ -135,12 +138,33 @@ typedef struct oplog_setting {
     char value[OPLOG_SETTING_VALUE_MAX + 1];
 } oplog_setting;
 
+#define OPLOG_PIN_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
+#define OPLOG_AUDIT_SUBJECT_MAX 56
+#define OPLOG_AUDIT_DETAIL_MAX 256
+
+typedef struct oplog_cashier {
+    char id[KASSA_ID_MAX + 1];
+    char name[KASSA_NAME_MAX + 1];
+    uint8_t role; /* 1 cashier, 2 supervisor, 3 manager */
+    char pin_hash[OPLOG_PIN_HASH_MAX + 1];
+} oplog_cashier;
+
+typedef struct oplog_audit {
+    char action[OPLOG_SETTING_KEY_MAX + 1]; /* void, return, price_override, no_sale */
+    char cashier[KASSA_ID_MAX + 1];         /* may be "" (operator) */
+    char supervisor[KASSA_ID_MAX + 1];      /* may be "" (operator) */
+    char subject[OPLOG_AUDIT_SUBJECT_MAX + 1];
+    char detail[OPLOG_AUDIT_DETAIL_MAX + 1];
+} oplog_audit;
+
 void oplog_encode_catalog_set(kbuf *b, const oplog_catalog_set *c);
 void oplog_encode_sale(kbuf *b, const oplog_sale *s);
 void oplog_encode_void(kbuf *b, const oplog_void *v);
 void oplog_encode_return(kbuf *b, const oplog_return *r);
 void oplog_encode_stock(kbuf *b, const oplog_stock *s);
 void oplog_encode_setting(kbuf *b, const oplog_setting *s);
+void oplog_encode_cashier(kbuf *b, const oplog_cashier *c);
+void oplog_encode_audit(kbuf *b, const oplog_audit *a);
 
 /* Decoders validate ranges (ids, quantities > 0, amounts within limits,
  * totals that fit) and fail with KASSA_ECORRUPT on anything else. */
@@ -150,6 +174,8 @@ int oplog_decode_void(const uint8_t *p, size_t n, oplog_void *v, kassa_err *err)
 int oplog_decode_return(const uint8_t *p, size_t n, oplog_return *r, kassa_err *err);
 int oplog_decode_stock(const uint8_t *p, size_t n, oplog_stock *s, kassa_err *err);
 int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err *err);
+int oplog_decode_cashier(const uint8_t *p, size_t n, oplog_cashier *c, kassa_err *err);
+int oplog_decode_audit(const uint8_t *p, size_t n, oplog_audit *a, kassa_err *err);
 /* Room for the decoded form of any kind (the sale and return forms are
  * large: allocate it). */
 typedef union oplog_payload {
@@ -159,6 +185,8 @@ typedef union oplog_payload {
     oplog_return ret;
     oplog_stock stock;
     oplog_setting setting;
+    oplog_cashier cashier;
+    oplog_audit audit;
 } oplog_payload;
 
 /* Decodes with the kind's own decoder into out, which points to the kind's

@@ -54,6 +54,17 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
 
     /* 2: sales listed by time */
     "CREATE INDEX sales_by_hlc ON sales(hlc);",
+
+    /* 3: cashiers (replicated, last writer wins per cashier), PIN lockouts
+     * (this terminal's own), and the audit log of supervised actions */
+    "CREATE TABLE cashiers(id TEXT PRIMARY KEY, name TEXT NOT NULL, role INTEGER NOT NULL,"
+    "  pin_hash TEXT NOT NULL, ts INTEGER NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE pin_lock(id TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0,"
+    "  locked_until_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE audit(origin INTEGER NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    "  action TEXT NOT NULL, cashier TEXT NOT NULL, supervisor TEXT NOT NULL,"
+    "  subject TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+    "CREATE INDEX audit_by_hlc ON audit(hlc);",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)

@@ -303,6 +303,53 @@ static int apply_stock(term *t, int64_t origin_id, const oplog_op *op, kassa_err
     return stock_add(t, s.sku, origin_id, op->kind == OP_STOCK_RECEIVE ? s.qty : s.delta, err);
 }
 
+/* The whole cashier record is one register: a PIN changed on one terminal
+ * and a name on another resolve to one of the two writes, never a mix. */
+static int apply_cashier_set(term *t, const oplog_op *op, kassa_err *err)
+{
+    static const char SQL[] =
+        "INSERT INTO cashiers(id, name, role, pin_hash, ts, origin) VALUES(?1, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+        "pin_hash = excluded.pin_hash, ts = excluded.ts, origin = excluded.origin "
+        "WHERE (excluded.ts, excluded.origin) > (ts, origin)";
+    oplog_cashier c;
+    int rc = oplog_decode_cashier(op->payload, op->payload_len, &c, err);
+    if (rc != KASSA_OK)
+        return rc;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, c.id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c.name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, c.role);
+    sqlite3_bind_text(st, 4, c.pin_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)op->hlc);
+    sqlite3_bind_text(st, 6, op->origin, -1, SQLITE_STATIC);
+    return store_step_done(&t->st, st, "cashier", err);
+}
+
+static int apply_audit(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    static const char SQL[] = "INSERT INTO audit(origin, seq, hlc, action, cashier, supervisor, "
+                              "subject, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    oplog_audit a;
+    int rc = oplog_decode_audit(op->payload, op->payload_len, &a, err);
+    if (rc != KASSA_OK)
+        return rc;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)op->seq);
+    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
+    sqlite3_bind_text(st, 4, a.action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, a.cashier, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, a.supervisor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, a.subject, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, a.detail, -1, SQLITE_STATIC);
+    return store_step_done(&t->st, st, "audit", err);
+}
+
 int term_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
 {
     switch (op->kind) {
@@ -319,6 +366,10 @@ int term_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
     case OP_STOCK_RECEIVE:
     case OP_STOCK_COUNT:
         return apply_stock(t, origin_id, op, err);
+    case OP_CASHIER_SET:
+        return apply_cashier_set(t, op, err);
+    case OP_AUDIT:
+        return apply_audit(t, origin_id, op, err);
     default:
         return kassa_fail(err, KASSA_ECORRUPT, "operation %s/%llu has unknown kind %d", op->origin,
                           (unsigned long long)op->seq, op->kind);

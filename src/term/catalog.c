@@ -244,3 +244,39 @@ int term_catalog_each(term *t, term_item_cb cb, void *ctx, kassa_err *err)
         return store_error(&t->st, rc, "catalog", err);
     return KASSA_OK;
 }
+
+int term_catalog_search(term *t, const char *prefix, size_t limit, term_item_cb cb, void *ctx,
+                        kassa_err *err)
+{
+    static const char SQL[] = "SELECT " ITEM_COLUMNS "FROM catalog c WHERE name LIKE ?1 "
+                              "ESCAPE '\\' ORDER BY name, sku LIMIT ?2";
+    /* LIKE is ASCII case-insensitive; escape its wildcards in the prefix. */
+    char pattern[2 * KASSA_NAME_MAX + 2];
+    size_t n = 0;
+    if (strlen(prefix) > KASSA_NAME_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "search text longer than %d bytes", KASSA_NAME_MAX);
+    for (const char *p = prefix; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            pattern[n++] = '\\';
+        pattern[n++] = *p;
+    }
+    pattern[n++] = '%';
+    pattern[n] = '\0';
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        term_item it;
+        item_from_row(st, &it);
+        int crc = cb(&it, ctx);
+        if (crc != KASSA_OK) {
+            sqlite3_reset(st);
+            return crc;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, "catalog", err);
+}

@@ -19,6 +19,9 @@ static const char *const STATE_QUERIES[] = {
     "SELECT o.name, r.seq, r.sku, r.sold, r.returned, r.credited FROM sale_returns r "
     "JOIN origins o ON o.id = r.origin ORDER BY o.name, r.seq, r.sku",
     "SELECT o.name, d.p, d.n FROM drawer d JOIN origins o ON o.id = d.origin ORDER BY o.name",
+    "SELECT id, name, role, pin_hash FROM cashiers ORDER BY id",
+    "SELECT o.name, a.seq, a.action, a.cashier, a.supervisor, a.subject, a.detail FROM audit a "
+    "JOIN origins o ON o.id = a.origin ORDER BY o.name, a.seq",
 };
 
 int term_state_hash(term *t, uint8_t out[32], kassa_err *err)

@@ -56,11 +56,9 @@ static void sale_from_row(sqlite3_stmt *st, term_sale_info *s)
     s->conflict = sqlite3_column_int(st, 6) != 0;
 }
 
-static int sales_query(term *t, const char *sql, term_sale_cb cb, void *ctx, kassa_err *err)
+/* Runs a prepared sales query (bindings done) through cb. */
+static int sales_rows(term *t, sqlite3_stmt *st, term_sale_cb cb, void *ctx, kassa_err *err)
 {
-    sqlite3_stmt *st = store_stmt(&t->st, sql, err);
-    if (!st)
-        return err->code;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         term_sale_info s;
@@ -75,11 +73,30 @@ static int sales_query(term *t, const char *sql, term_sale_cb cb, void *ctx, kas
     return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, "sales", err);
 }
 
+static int sales_query(term *t, const char *sql, term_sale_cb cb, void *ctx, kassa_err *err)
+{
+    sqlite3_stmt *st = store_stmt(&t->st, sql, err);
+    if (!st)
+        return err->code;
+    return sales_rows(t, st, cb, ctx, err);
+}
+
 int term_sales_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err)
 {
     static const char SQL[] = "SELECT " SALE_COLUMNS "FROM sales s JOIN origins o ON o.id = "
                               "s.origin ORDER BY s.hlc, o.name, s.seq";
     return sales_query(t, SQL, cb, ctx, err);
+}
+
+int term_sales_recent(term *t, size_t limit, term_sale_cb cb, void *ctx, kassa_err *err)
+{
+    static const char SQL[] = "SELECT " SALE_COLUMNS "FROM sales s JOIN origins o ON o.id = "
+                              "s.origin ORDER BY s.hlc DESC, o.name DESC, s.seq DESC LIMIT ?1";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, (int64_t)limit);
+    return sales_rows(t, st, cb, ctx, err);
 }
 
 int term_conflicts_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err)

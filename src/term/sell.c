@@ -36,6 +36,49 @@ int term_cart_add(term_cart *cart, const char *sku, int64_t qty, kassa_err *err)
     memset(l, 0, sizeof *l);
     snprintf(l->sku, sizeof l->sku, "%s", sku);
     l->qty = qty;
+    l->price_override = -1;
+    return KASSA_OK;
+}
+
+static term_cart_line *cart_line(term_cart *cart, const char *sku, kassa_err *err)
+{
+    term_cart_line *l = cart_find(cart, sku);
+    if (!l)
+        kassa_fail(err, KASSA_ENOTFOUND, "%s is not in the cart", sku);
+    return l;
+}
+
+int term_cart_set_qty(term_cart *cart, const char *sku, int64_t qty, kassa_err *err)
+{
+    term_cart_line *l = cart_line(cart, sku, err);
+    if (!l)
+        return KASSA_ENOTFOUND;
+    if (qty <= 0 || qty > PRICING_QTY_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "%s: quantity must be 1..%lld", sku,
+                          (long long)PRICING_QTY_MAX);
+    l->qty = qty;
+    return KASSA_OK;
+}
+
+int term_cart_remove(term_cart *cart, const char *sku, kassa_err *err)
+{
+    term_cart_line *l = cart_line(cart, sku, err);
+    if (!l)
+        return KASSA_ENOTFOUND;
+    size_t i = (size_t)(l - cart->lines);
+    memmove(l, l + 1, (cart->n_lines - i - 1) * sizeof *l);
+    cart->n_lines--;
+    return KASSA_OK;
+}
+
+int term_cart_price_override(term_cart *cart, const char *sku, int64_t unit_price, kassa_err *err)
+{
+    term_cart_line *l = cart_line(cart, sku, err);
+    if (!l)
+        return KASSA_ENOTFOUND;
+    if (unit_price < -1 || unit_price > PRICING_AMOUNT_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "%s: price out of range", sku);
+    l->price_override = unit_price;
     return KASSA_OK;
 }
 
@@ -44,7 +87,7 @@ int term_cart_discount(term_cart *cart, const char *sku, pricing_discount_kind k
 {
     term_cart_line *l = cart_find(cart, sku);
     if (!l)
-        return kassa_fail(err, KASSA_EINVAL, "discount for %s, which is not in the sale", sku);
+        return kassa_fail(err, KASSA_ENOTFOUND, "discount for %s, which is not in the sale", sku);
     l->discount_kind = kind;
     l->discount_value = value;
     return KASSA_OK;
@@ -83,35 +126,30 @@ static int item_price(term *t, const char *sku, int64_t *price, int32_t *rate_bp
     return term_tax_rate(t, tax_class, rate_bp, err);
 }
 
-static int sale_tx(term *t, void *ctx, kassa_err *err)
+/* Prices a cart from this terminal's catalog and tax settings into the
+ * resolved lines a sale records. */
+static int price_cart(term *t, const term_cart *cart, oplog_sale *s, pricing_totals *totals,
+                      kassa_err *err)
 {
-    sale_ctx *c = ctx;
-    term_sale_result *res = c->res;
-    oplog_sale *s = &res->sale;
-    const term_cart *cart = c->cart;
     pricing_line_in *in = t->work->price_in;
     pricing_line_out *out = t->work->price_out;
     int rc;
-    /* Price from this terminal's catalog inside the transaction, so the
-     * prices recorded are the ones in force when the sale committed. */
+    if (cart->n_lines == 0 || cart->n_lines > OPLOG_SALE_LINES_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "a sale needs 1..%d lines", OPLOG_SALE_LINES_MAX);
     for (size_t i = 0; i < cart->n_lines; i++) {
+        const term_cart_line *cl = &cart->lines[i];
         in[i] = (pricing_line_in){
-            .qty = cart->lines[i].qty,
-            .discount_kind = cart->lines[i].discount_kind,
-            .discount_value = cart->lines[i].discount_value,
+            .qty = cl->qty,
+            .discount_kind = cl->discount_kind,
+            .discount_value = cl->discount_value,
         };
-        if ((rc = item_price(t, cart->lines[i].sku, &in[i].unit_price, &in[i].tax_rate_bp, err)) !=
-            KASSA_OK)
+        if ((rc = item_price(t, cl->sku, &in[i].unit_price, &in[i].tax_rate_bp, err)) != KASSA_OK)
             return rc;
+        if (cl->price_override >= 0)
+            in[i].unit_price = cl->price_override;
     }
-    if ((rc = pricing_compute(in, cart->n_lines, out, &res->totals, err)) != KASSA_OK)
+    if ((rc = pricing_compute(in, cart->n_lines, out, totals, err)) != KASSA_OK)
         return rc;
-    if (c->tendered < res->totals.total) {
-        char due[MONEY_STR_SIZE], given[MONEY_STR_SIZE];
-        money_format(res->totals.total, due);
-        money_format(c->tendered, given);
-        return kassa_fail(err, KASSA_EINVAL, "payment %s is less than the total %s", given, due);
-    }
     s->n_lines = cart->n_lines;
     for (size_t i = 0; i < cart->n_lines; i++) {
         oplog_sale_line *l = &s->lines[i];
@@ -121,9 +159,62 @@ static int sale_tx(term *t, void *ctx, kassa_err *err)
         l->discount = out[i].discount;
         l->tax = out[i].tax;
     }
+    s->total = totals->total;
+    s->tax = totals->tax;
+    return KASSA_OK;
+}
+
+int term_cart_price(term *t, const term_cart *cart, oplog_sale *lines, pricing_totals *totals,
+                    kassa_err *err)
+{
+    return price_cart(t, cart, lines, totals, err);
+}
+
+/* Each overridden price is an audit operation in the sale's transaction. */
+static int audit_overrides(term *t, const term_cart *cart, kassa_err *err)
+{
+    for (size_t i = 0; i < cart->n_lines; i++) {
+        const term_cart_line *cl = &cart->lines[i];
+        if (cl->price_override < 0)
+            continue;
+        if (t->actor.cashier[0] && !t->actor.supervisor[0])
+            return kassa_fail(err, KASSA_EAUTH, "a price override needs a supervisor");
+        int64_t catalog_price;
+        int32_t bp;
+        int rc = item_price(t, cl->sku, &catalog_price, &bp, err);
+        if (rc != KASSA_OK)
+            return rc;
+        char was[MONEY_STR_SIZE], now[MONEY_STR_SIZE], detail[2 * MONEY_STR_SIZE + 16];
+        money_format(catalog_price, was);
+        money_format(cl->price_override, now);
+        snprintf(detail, sizeof detail, "%s -> %s", was, now);
+        if ((rc = term_audit_append(t, "price_override", cl->sku, detail, err)) != KASSA_OK)
+            return rc;
+    }
+    return KASSA_OK;
+}
+
+static int sale_tx(term *t, void *ctx, kassa_err *err)
+{
+    sale_ctx *c = ctx;
+    term_sale_result *res = c->res;
+    oplog_sale *s = &res->sale;
+    const term_cart *cart = c->cart;
+    /* Price inside the transaction, so the prices recorded are the ones in
+     * force when the sale committed. */
+    int rc = price_cart(t, cart, s, &res->totals, err);
+    if (rc != KASSA_OK)
+        return rc;
+    if (c->tendered < res->totals.total) {
+        char due[MONEY_STR_SIZE], given[MONEY_STR_SIZE];
+        money_format(res->totals.total, due);
+        money_format(c->tendered, given);
+        return kassa_fail(err, KASSA_ECONFLICT, "payment %s is less than the total %s", given, due);
+    }
+    if ((rc = audit_overrides(t, cart, err)) != KASSA_OK)
+        return rc;
+    snprintf(s->cashier, sizeof s->cashier, "%s", t->actor.cashier);
     s->tendered = c->tendered;
-    s->total = res->totals.total;
-    s->tax = res->totals.tax;
     kbuf_reset(&t->scratch);
     oplog_encode_sale(&t->scratch, s);
     oplog_op op;
@@ -154,6 +245,15 @@ typedef struct void_ctx {
     int64_t refund;
 } void_ctx;
 
+/* A cashier's void or return needs a supervisor's approval; the operator's
+ * CLI (no cashier) acts on its own authority. Both are audited. */
+static int supervised(term *t, const char *what, kassa_err *err)
+{
+    if (t->actor.cashier[0] && !t->actor.supervisor[0])
+        return kassa_fail(err, KASSA_EAUTH, "%s needs a supervisor", what);
+    return KASSA_OK;
+}
+
 static int void_tx(term *t, void *ctx, kassa_err *err)
 {
     void_ctx *c = ctx;
@@ -173,6 +273,9 @@ static int void_tx(term *t, void *ctx, kassa_err *err)
     if (returned > 0)
         return kassa_fail(err, KASSA_ECONFLICT,
                           "sale %s has returns: return the remaining items instead", id);
+    if ((rc = supervised(t, "a void", err)) != KASSA_OK ||
+        (rc = term_audit_append(t, "void", id, t->actor.reason, err)) != KASSA_OK)
+        return rc;
     oplog_void v = {.sale = *c->ref, .refund = info.total};
     kbuf_reset(&t->scratch);
     oplog_encode_void(&t->scratch, &v);
@@ -246,6 +349,12 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
             return rc;
         ret->refund += rl->refund;
     }
+    char detail[OPLOG_AUDIT_DETAIL_MAX + 1], money[MONEY_STR_SIZE];
+    money_format(ret->refund, money);
+    snprintf(detail, sizeof detail, "refund %s; %.200s", money, t->actor.reason);
+    if ((rc = supervised(t, "a return", err)) != KASSA_OK ||
+        (rc = term_audit_append(t, "return", id, detail, err)) != KASSA_OK)
+        return rc;
     kbuf_reset(&t->scratch);
     oplog_encode_return(&t->scratch, ret);
     oplog_op op;

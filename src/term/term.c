@@ -289,6 +289,8 @@ int term_open(const char *dir, term **out, kassa_err *err)
     t->now_ms = wall_clock;
     t->max_skew_ms = HLC_DEFAULT_MAX_SKEW_MS;
     t->pending_max = TERM_PENDING_MAX;
+    t->max_pin_failures = TERM_DEFAULT_MAX_PIN_FAILURES;
+    t->pin_lockout_ms = TERM_DEFAULT_PIN_LOCKOUT_MS;
     if ((rc = store_open(&t->st, path, err)) != KASSA_OK) {
         term_close(t);
         return rc;

@@ -33,6 +33,16 @@
 
 typedef uint64_t (*term_clock_fn)(void *ctx);
 
+/* Who performs the actions that follow: the logged-in cashier, and the
+ * supervisor who approved (empty strings: the operator's CLI). Sales record
+ * the cashier; voids, returns, price overrides and no-sale drawer opens
+ * write an audit operation naming both. */
+typedef struct term_actor {
+    char cashier[KASSA_ID_MAX + 1];
+    char supervisor[KASSA_ID_MAX + 1];
+    char reason[201]; /* why, for the audit log ("" when none given) */
+} term_actor;
+
 typedef struct term {
     store st;
     char store_id[KASSA_ID_MAX + 1];
@@ -44,6 +54,9 @@ typedef struct term {
     void *now_ctx;
     uint64_t skew_reports;  /* remote clocks clamped since open */
     size_t pending_max;     /* TERM_PENDING_MAX unless a test lowers it */
+    term_actor actor;       /* who acts now: set per request by kassad */
+    int64_t pin_lockout_ms; /* how long max_pin_failures wrong PINs lock */
+    int max_pin_failures;
     kbuf scratch;           /* payload encoding, reused */
     struct term_work *work; /* decoding space, allocated once at open */
 } term;
@@ -83,6 +96,10 @@ int term_item_get(term *t, const char *sku, term_item *out, kassa_err *err);
 int term_item_by_barcode(term *t, const char *barcode, term_item *out, kassa_err *err);
 typedef int (*term_item_cb)(const term_item *item, void *ctx);
 int term_catalog_each(term *t, term_item_cb cb, void *ctx, kassa_err *err);
+/* Items whose name starts with prefix (ASCII case-insensitive), by name,
+ * at most limit. */
+int term_catalog_search(term *t, const char *prefix, size_t limit, term_item_cb cb, void *ctx,
+                        kassa_err *err);
 
 /* Tax classes are settings "tax.CLASS" holding basis points; standard
  * (20 %), reduced (5.5 %) and zero exist from the start. */
@@ -96,6 +113,7 @@ typedef struct term_cart_line {
     int64_t qty;
     pricing_discount_kind discount_kind;
     int64_t discount_value;
+    int64_t price_override; /* unit price in minor units; -1: the catalog's */
 } term_cart_line;
 
 typedef struct term_cart {
@@ -146,6 +164,61 @@ int term_stock_get(term *t, const char *sku, int64_t *qty, kassa_err *err);
 typedef int (*term_stock_cb)(const char *sku, int64_t qty, void *ctx);
 int term_stock_each(term *t, term_stock_cb cb, void *ctx, kassa_err *err);
 
+/* Opens the drawer without a sale: an audit operation (needs
+ * t->actor.supervisor; reason 1..200 bytes). */
+int term_drawer_open(term *t, const char *reason, kassa_err *err);
+
+/* ---- cashiers ---- */
+
+typedef enum {
+    TERM_ROLE_CASHIER = 1,
+    TERM_ROLE_SUPERVISOR = 2,
+    TERM_ROLE_MANAGER = 3,
+} term_role;
+
+const char *term_role_name(term_role role);
+int term_role_parse(const char *name, term_role *role);
+
+typedef struct term_cashier {
+    char id[KASSA_ID_MAX + 1];
+    char name[KASSA_NAME_MAX + 1];
+    term_role role;
+} term_cashier;
+
+#define TERM_PIN_MIN 4
+#define TERM_PIN_MAX 12
+#define TERM_DEFAULT_MAX_PIN_FAILURES 5
+#define TERM_DEFAULT_PIN_LOCKOUT_MS (5 * 60 * 1000)
+
+/* Adds or changes a cashier (replicated, last writer wins). The PIN (4..12
+ * digits) is stored only as an Argon2id hash. */
+int term_cashier_set(term *t, const char *id, const char *name, term_role role, const char *pin,
+                     kassa_err *err);
+typedef int (*term_cashier_cb)(const term_cashier *c, void *ctx);
+int term_cashiers_each(term *t, term_cashier_cb cb, void *ctx, kassa_err *err);
+/* Checks a cashier's PIN. Wrong PIN: KASSA_EAUTH; after max_pin_failures
+ * wrong PINs in a row the cashier is locked for pin_lockout_ms:
+ * KASSA_ELOCKED (*retry_after_ms says how long), whatever the PIN. A right
+ * PIN resets the count. Lockouts are this terminal's own, not replicated. */
+int term_cashier_check_pin(term *t, const char *id, const char *pin, term_cashier *out,
+                           int64_t *retry_after_ms, kassa_err *err);
+
+/* ---- audit ---- */
+
+typedef struct term_audit_entry {
+    oplog_sale_ref ref; /* the audit operation itself */
+    hlc_ts hlc;
+    char action[OPLOG_SETTING_KEY_MAX + 1]; /* void, return, price_override, no_sale */
+    char cashier[KASSA_ID_MAX + 1];
+    char supervisor[KASSA_ID_MAX + 1];
+    char subject[KASSA_ID_MAX + 24]; /* the sale id or SKU concerned */
+    char detail[OPLOG_SETTING_VALUE_MAX + 1];
+} term_audit_entry;
+
+typedef int (*term_audit_cb)(const term_audit_entry *e, void *ctx);
+/* Audit entries in time order. */
+int term_audit_each(term *t, term_audit_cb cb, void *ctx, kassa_err *err);
+
 /* ---- reading sales ---- */
 
 typedef struct term_sale_info {
@@ -160,6 +233,8 @@ typedef struct term_sale_info {
 typedef int (*term_sale_cb)(const term_sale_info *sale, void *ctx);
 /* Sales in (hlc, origin, seq) order. */
 int term_sales_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err);
+/* The newest `limit` sales, newest first. */
+int term_sales_recent(term *t, size_t limit, term_sale_cb cb, void *ctx, kassa_err *err);
 /* Conflicting sales only. */
 int term_conflicts_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err);
 /* One sale with its lines decoded from its operation (sale is heap-sized:

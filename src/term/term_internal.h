@@ -61,6 +61,10 @@ int term_in_tx(term *t, term_tx_fn fn, void *ctx, kassa_err *err);
  * statement cache). */
 int term_count(term *t, const char *sql, size_t *n, kassa_err *err);
 
+/* Appends an audit operation for the current actor (inside a transaction). */
+int term_audit_append(term *t, const char *action, const char *subject, const char *detail,
+                      kassa_err *err);
+
 int term_meta_set(term *t, const char *key, const char *value, kassa_err *err);
 
 #endif
