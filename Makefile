@@ -5,7 +5,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan check check-fast demo bench fuzz format clean
+.PHONY: all deps build build-asan check check-fast demo demo-cli bench fuzz format clean
 
 all: build
 
@@ -35,6 +35,10 @@ check-fast: build
 
 demo: build
 	@bash scripts/demo.sh
+
+# The terminal core alone: a scripted day at one terminal through the CLI.
+demo-cli: build
+	@bash scripts/demo-cli.sh
 
 bench: build
 	@build/bench/commit

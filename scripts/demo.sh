@@ -1,73 +1,36 @@
 #!/usr/bin/env bash
-# `make demo`: one terminal's day, scripted through the kassa CLI.
-# Opens a fresh terminal in var/demo, imports the demo catalog, sells,
-# voids, takes a return, receives and counts stock, then prints the
-# receipts, the stock, the drawer and the checks. A second terminal of the
-# same store then catches up by export file, as a store with no LAN would.
+# `make demo`: a checkout terminal with the cashier UI.
+# Creates a fresh terminal in var/demo (store BERLIN-01, node T1) with the
+# demo catalog and three staff, then runs kassad in the foreground until
+# Ctrl-C, which stops it cleanly (no half-written sale, database closed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KASSA=build/bin/kassa
+KASSAD=build/bin/kassad
 DATA=var/demo/T1
-DATA2=var/demo/T2
+PORT=${KASSA_DEMO_PORT:-8080}
+
 rm -rf var/demo
 mkdir -p var/demo
+k() { "$KASSA" --data "$DATA" "$@" >/dev/null; }
+k init --store BERLIN-01 --node T1
+k catalog import data/demo/catalog.csv
+k cashier add ann --name "Ann Keller" --role cashier --pin 1111
+k cashier add bob --name "Bob Brandt" --role cashier --pin 2222
+k cashier add sue --name "Sue Wagner" --role supervisor --pin 9999
 
-step() { printf '\n== %s\n' "$*"; }
-kassa() { "$KASSA" --data "$DATA" "$@"; }
-sale_id() { sed -n 's/.*"sale_id":"\([^"]*\)".*/\1/p'; }
+cat <<MSG
 
-step "Morning: open terminal T1 of store BERLIN-01"
-kassa init --store BERLIN-01 --node T1
-kassa catalog import data/demo/catalog.csv
-kassa catalog list
+  kassa demo terminal: store BERLIN-01, terminal T1 ($(grep -c . data/demo/catalog.csv) products)
 
-step "Delivery: 24 cloth bags and 6 espresso packs received"
-kassa stock receive BAG-CL:24
-kassa stock receive COF-1K:6
+  Open  http://127.0.0.1:$PORT/  in a browser.
 
-step "Sale 1: coffee and milk, 10% off the coffee (cash 20.00)"
-kassa sale --line COF-250:2 --line MLK-1L:3 --discount COF-250:10% --pay cash:20
-S1=$(kassa --json sale --line MUF-BB:2 --line CRS-BT:3 --pay cash:20 | sale_id)
-step "Sale 2 ($S1): pastries, recorded with --json; its receipt"
-kassa receipt "$S1"
+  Cashiers   ann  PIN 1111    bob  PIN 2222
+  Supervisor sue  PIN 9999    (approves voids, returns, price overrides)
 
-step "Sale 3: a mug with 2.00 off (damaged box), a newspaper, gift wrap"
-S3=$(kassa --json sale --line MUG-KS:1 --line NEWS-D:1 --line GFT-10:1 --discount MUG-KS:2.00 \
-    --pay cash:15 | sale_id)
-kassa receipt "$S3"
+  Scan with a barcode scanner (or type the digits and Enter) anywhere on
+  the checkout screen, e.g. 4006381333931 (coffee). Ctrl-C stops.
 
-step "The customer of sale 2 changes their mind: void $S1"
-kassa void "$S1"
-
-step "Sale 4: espresso beans x3; later one pack comes back"
-S4=$(kassa --json sale --line COF-1K:3 --line BAG-CL:1 --pay cash:70 | sale_id)
-kassa receipt "$S4"
-kassa return "$S4" --line COF-1K:1
-
-step "Refused: returning more than was sold, and paying too little"
-kassa return "$S4" --line COF-1K:5 || true
-kassa sale --line COF-1K:1 --pay cash:5 || true
-
-step "Evening count: 35 croissants on the shelf"
-kassa stock count CRS-BT:35
-
-step "Sales of the day"
-kassa sales list
-
-step "Stock"
-kassa stock show
-
-step "Cash drawer"
-kassa drawer
-
-step "Checks"
-kassa log verify
-kassa status
-
-step "Terminal T2 (no LAN) catches up from an export file"
-"$KASSA" --data "$DATA2" init --store BERLIN-01 --node T2
-kassa export > var/demo/T1.ops
-"$KASSA" --data "$DATA2" import var/demo/T1.ops
-echo "T1 state: $(kassa state-hash)"
-echo "T2 state: $("$KASSA" --data "$DATA2" state-hash)"
+MSG
+exec "$KASSAD" --data "$DATA" --api-listen "127.0.0.1:$PORT"
