@@ -14,7 +14,6 @@ PACKAGES=(
   libevent-dev
   libinih-dev
   util-linux
-  nodejs npm
   chromium
   wrk
 )
@@ -26,15 +25,33 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# Node.js may come from elsewhere than Debian (this machine kind has a newer
+# one preinstalled, whose package conflicts with Debian's npm): only install
+# Debian's when there is no node/npm at all.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
 
-echo "deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# Node modules for the browser and API tests only (never for the product),
+# exactly as the committed lock file says; again only when they changed.
+cd "$(dirname "$0")/.."
+if [ -f package-lock.json ]; then
+  stamp=node_modules/.kassa-lock.sha256
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "deps: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" > "$stamp"
+  fi
+fi
