@@ -168,10 +168,18 @@ int term_cashier_check_pin(term *t, const char *id, const char *pin, term_cashie
         locked_until_ms = sqlite3_column_int64(st, 4);
     }
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        /* The same answer as a wrong PIN: ids are not secret, but a
-         * keypad should not help guessing. */
+    if (rc == SQLITE_DONE) {
+        /* The same answer, after the same work, as a wrong PIN: ids are not
+         * secret, but a keypad should not help guessing them. */
+        char *decoy = t->work->decoy_pin_hash;
+        if (!decoy[0] && crypto_pwhash_str(decoy, "0000", 4, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+            decoy[0] = '\0';
+        /* The decoy's result is irrelevant, only its cost matters. */
+        if (decoy[0] && crypto_pwhash_str_verify(decoy, pin, strlen(pin)) == 0)
+            decoy[0] = '\0';
         return kassa_fail(err, KASSA_EAUTH, "wrong cashier or PIN");
+    }
     if (rc != SQLITE_ROW)
         return store_error(&t->st, rc, "cashier", err);
     int64_t now_ms = (int64_t)t->now_ms(t->now_ctx);

@@ -8,11 +8,24 @@
 
 int term_stock_get(term *t, const char *sku, int64_t *qty, kassa_err *err)
 {
-    term_item it;
-    int rc = term_item_get(t, sku, &it, err);
-    if (rc == KASSA_OK)
-        *qty = it.stock;
-    return rc;
+    /* Any SKU stock was booked for, catalogued or not, like
+     * term_stock_each; a SKU neither booked nor catalogued is unknown. */
+    static const char SQL[] =
+        "SELECT (SELECT coalesce(sum(p) - sum(n), 0) FROM stock WHERE sku = ?1), "
+        "EXISTS (SELECT 1 FROM stock WHERE sku = ?1) OR EXISTS (SELECT 1 FROM catalog "
+        "WHERE sku = ?1)";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    bool known = rc == SQLITE_ROW && sqlite3_column_int(st, 1);
+    if (known)
+        *qty = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_error(&t->st, rc, "stock", err);
+    return known ? KASSA_OK : kassa_fail(err, KASSA_ENOTFOUND, "unknown SKU \"%s\"", sku);
 }
 
 int term_stock_each(term *t, term_stock_cb cb, void *ctx, kassa_err *err)

@@ -71,14 +71,18 @@ int term_cart_remove(term_cart *cart, const char *sku, kassa_err *err)
     return KASSA_OK;
 }
 
-int term_cart_price_override(term_cart *cart, const char *sku, int64_t unit_price, kassa_err *err)
+int term_cart_price_override(term_cart *cart, const char *sku, int64_t unit_price,
+                             const char *approver, kassa_err *err)
 {
     term_cart_line *l = cart_line(cart, sku, err);
     if (!l)
         return KASSA_ENOTFOUND;
     if (unit_price < -1 || unit_price > PRICING_AMOUNT_MAX)
         return kassa_fail(err, KASSA_EINVAL, "%s: price out of range", sku);
+    if (approver[0] && !kassa_valid_id(approver, KASSA_ID_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "invalid approver id");
     l->price_override = unit_price;
+    snprintf(l->approver, sizeof l->approver, "%s", unit_price < 0 ? "" : approver);
     return KASSA_OK;
 }
 
@@ -170,28 +174,34 @@ int term_cart_price(term *t, const term_cart *cart, oplog_sale *lines, pricing_t
     return price_cart(t, cart, lines, totals, err);
 }
 
-/* Each overridden price is an audit operation in the sale's transaction. */
+/* Each overridden price is an audit operation in the sale's transaction,
+ * naming the supervisor who approved that line. */
 static int audit_overrides(term *t, const term_cart *cart, kassa_err *err)
 {
-    for (size_t i = 0; i < cart->n_lines; i++) {
+    term_actor saved = t->actor;
+    int rc = KASSA_OK;
+    for (size_t i = 0; rc == KASSA_OK && i < cart->n_lines; i++) {
         const term_cart_line *cl = &cart->lines[i];
         if (cl->price_override < 0)
             continue;
-        if (t->actor.cashier[0] && !t->actor.supervisor[0])
-            return kassa_fail(err, KASSA_EAUTH, "a price override needs a supervisor");
+        if (t->actor.cashier[0] && !cl->approver[0]) {
+            rc = kassa_fail(err, KASSA_EAUTH, "the price override of %s needs a supervisor",
+                            cl->sku);
+            break;
+        }
         int64_t catalog_price;
         int32_t bp;
-        int rc = item_price(t, cl->sku, &catalog_price, &bp, err);
-        if (rc != KASSA_OK)
-            return rc;
+        if ((rc = item_price(t, cl->sku, &catalog_price, &bp, err)) != KASSA_OK)
+            break;
         char was[MONEY_STR_SIZE], now[MONEY_STR_SIZE], detail[2 * MONEY_STR_SIZE + 16];
         money_format(catalog_price, was);
         money_format(cl->price_override, now);
         snprintf(detail, sizeof detail, "%s -> %s", was, now);
-        if ((rc = term_audit_append(t, "price_override", cl->sku, detail, err)) != KASSA_OK)
-            return rc;
+        snprintf(t->actor.supervisor, sizeof t->actor.supervisor, "%s", cl->approver);
+        rc = term_audit_append(t, "price_override", cl->sku, detail, err);
     }
-    return KASSA_OK;
+    t->actor = saved;
+    return rc;
 }
 
 static int sale_tx(term *t, void *ctx, kassa_err *err)
@@ -333,12 +343,14 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
                 return kassa_fail(err, KASSA_EINVAL, "%s listed twice in the return", sku);
         const oplog_sale_line *l = sale_line(sale, sku);
         if (!l)
-            return kassa_fail(err, KASSA_EINVAL, "sale %s has no %s", id, sku);
+            return kassa_fail(err, KASSA_ENOTFOUND, "sale %s has no %s", id, sku);
         int64_t returned;
         if ((rc = term_sale_returned(t, c->ref, sku, &returned, err)) != KASSA_OK)
             return rc;
-        if (qty <= 0 || returned + qty > l->qty)
-            return kassa_fail(err, KASSA_EINVAL,
+        if (qty <= 0)
+            return kassa_fail(err, KASSA_EINVAL, "%s: quantity must be positive", sku);
+        if (returned + qty > l->qty)
+            return kassa_fail(err, KASSA_ECONFLICT,
                               "cannot return %lld of %s: sale %s sold %lld, %lld already returned",
                               (long long)qty, sku, id, (long long)l->qty, (long long)returned);
         oplog_return_line *rl = &ret->lines[i];

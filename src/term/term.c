@@ -281,7 +281,7 @@ int term_open(const char *dir, term **out, kassa_err *err)
     if (!t)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     kbuf_init(&t->scratch);
-    t->work = malloc(sizeof *t->work);
+    t->work = calloc(1, sizeof *t->work);
     if (!t->work) {
         free(t);
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");

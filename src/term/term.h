@@ -113,7 +113,8 @@ typedef struct term_cart_line {
     int64_t qty;
     pricing_discount_kind discount_kind;
     int64_t discount_value;
-    int64_t price_override; /* unit price in minor units; -1: the catalog's */
+    int64_t price_override;          /* unit price in minor units; -1: the catalog's */
+    char approver[KASSA_ID_MAX + 1]; /* the supervisor who approved the override */
 } term_cart_line;
 
 typedef struct term_cart {
@@ -126,6 +127,17 @@ typedef struct term_cart {
 int term_cart_add(term_cart *cart, const char *sku, int64_t qty, kassa_err *err);
 int term_cart_discount(term_cart *cart, const char *sku, pricing_discount_kind kind, int64_t value,
                        kassa_err *err);
+/* Sets a line's quantity (1..PRICING_QTY_MAX) / removes a line. */
+int term_cart_set_qty(term_cart *cart, const char *sku, int64_t qty, kassa_err *err);
+int term_cart_remove(term_cart *cart, const char *sku, kassa_err *err);
+/* Overrides a line's unit price, approved by supervisor `approver` ("" for
+ * the operator's CLI); -1 restores the catalog's price. The sale writes one
+ * audit operation per overridden line, naming its approver. */
+int term_cart_price_override(term_cart *cart, const char *sku, int64_t unit_price,
+                             const char *approver, kassa_err *err);
+/* Prices a cart without recording anything: what a screen shows. */
+int term_cart_price(term *t, const term_cart *cart, oplog_sale *lines, pricing_totals *totals,
+                    kassa_err *err);
 
 typedef struct term_sale_result {
     oplog_sale_ref ref;

@@ -15,6 +15,9 @@ typedef struct term_work {
     oplog_return action_return; /* sell.c: the return being built */
     pricing_line_in price_in[OPLOG_SALE_LINES_MAX];
     pricing_line_out price_out[OPLOG_SALE_LINES_MAX];
+    /* A hash to verify unknown cashier ids against, so an unknown id takes
+     * as long to refuse as a wrong PIN (made on first need). */
+    char decoy_pin_hash[OPLOG_PIN_HASH_MAX + 1];
 } term_work;
 
 /* Interned id of an origin name; with create, a new origin row is added

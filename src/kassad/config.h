@@ -1,0 +1,53 @@
+/*
+ * config: kassad's settings. Defaults, then the INI file given with
+ * --config, then the command-line flags (--data, --api-listen, --log-level)
+ * on top. Every setting, its range and its default is in
+ * docs/CONFIGURATION.md; the table in config.c is the single source.
+ */
+#ifndef KASSAD_CONFIG_H
+#define KASSAD_CONFIG_H
+
+#include "base/base.h"
+#include "jlog/jlog.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KD_PATH_MAX_BYTES 4096
+#define KD_HOST_MAX_BYTES 256
+
+typedef struct kd_config {
+    /* [terminal] */
+    char data_dir[KD_PATH_MAX_BYTES];
+    int64_t checkpoint_idle_ms;
+    int64_t max_pin_failures;
+    int64_t pin_lockout_s;
+    /* [api] */
+    char listen[KD_HOST_MAX_BYTES + 8]; /* HOST:PORT as given */
+    char listen_host[KD_HOST_MAX_BYTES];
+    uint16_t listen_port;
+    char web_root[KD_PATH_MAX_BYTES];
+    int64_t max_body_size_bytes;
+    int64_t connection_timeout_s;
+    int64_t shutdown_drain_timeout_ms;
+    int64_t max_sessions;
+    int64_t session_ttl_s;
+    int64_t max_open_carts;
+    int64_t cart_idle_timeout_s;
+    /* [log] */
+    jlog_level log_level;
+} kd_config;
+
+void kd_config_defaults(kd_config *c);
+/* Reads an INI file over the current values. Unknown sections or keys,
+ * values out of range and unreadable files are errors naming the line. */
+int kd_config_load(kd_config *c, const char *path, kassa_err *err);
+/* Sets one setting by section and key from text (the file and the flags
+ * share it). */
+int kd_config_set(kd_config *c, const char *section, const char *key, const char *value,
+                  kassa_err *err);
+/* Final checks once every source is applied (data_dir given, listen
+ * address split into host and port). */
+int kd_config_finish(kd_config *c, kassa_err *err);
+
+#endif

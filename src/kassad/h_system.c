@@ -1,0 +1,59 @@
+/* h_system.c: liveness, metrics and the terminal's status. */
+#include "jlog/jlog.h"
+#include "kassad/clock.h"
+#include "kassad/handlers.h"
+#include "kassad/reply.h"
+
+static int64_t uptime_s(const kd_app *app)
+{
+    return (kd_mono_ms() - app->started_ms) / 1000;
+}
+
+void h_healthz(kd_req *r)
+{
+    kd_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void h_metrics(kd_req *r)
+{
+    kd_app *app = r->app;
+    term_status st;
+    kassa_err err;
+    /* Metrics stay available when the database is not: the database
+     * gauges read -1 then. */
+    if (term_status_get(app->t, &st, &err) != KASSA_OK) {
+        jlog(JLOG_WARN, "kassad", "status_failed", "{s:s}", "error", err.msg);
+        st.db_size_bytes = -1;
+        st.pending = (size_t)-1;
+    }
+    kd_metrics_gauges g = {
+        .db_size_bytes = st.db_size_bytes,
+        .pending_operations = st.pending == (size_t)-1 ? -1 : (int64_t)st.pending,
+        .open_carts = (int64_t)app->carts.n_open,
+        .sessions = (int64_t)app->sessions.n_used,
+        .uptime_s = uptime_s(app),
+    };
+    kbuf_reset(&app->text);
+    kd_metrics_render(app->metrics, &g, &app->text);
+    kd_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", &app->text);
+}
+
+void h_status(kd_req *r)
+{
+    kd_app *app = r->app;
+    term_status st;
+    kassa_err err;
+    if (term_status_get(app->t, &st, &err) != KASSA_OK) {
+        kd_reply_kassa(r, &err);
+        return;
+    }
+    /* online, peers, leader and cloud are placeholders until
+     * replication, Raft and the cloud uploader land. */
+    kd_reply_json(r, 200,
+                  json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:[],s:n,s:{s:s}}", "store",
+                            app->t->store_id, "node", app->t->node_id, "uptime_s",
+                            (json_int_t)uptime_s(app), "db_size_bytes",
+                            (json_int_t)st.db_size_bytes, "ops", (json_int_t)st.ops, "pending_ops",
+                            (json_int_t)st.pending, "sales", (json_int_t)st.sales, "online", 0,
+                            "peers", "leader", "cloud", "state", "not_configured"));
+}

@@ -1,0 +1,48 @@
+/*
+ * handlers: one function per route (route.c maps them), grouped by area
+ * in h_*.c, plus the JSON shapes more than one area returns. Each handler
+ * answers exactly once through reply.h.
+ */
+#ifndef KASSAD_HANDLERS_H
+#define KASSAD_HANDLERS_H
+
+#include "kassad/request.h"
+
+/* h_system.c */
+void h_healthz(kd_req *r);
+void h_metrics(kd_req *r);
+void h_status(kd_req *r);
+/* h_web.c: the UI's files (path: the request path, still encoded) */
+void h_web(kd_req *r, const char *path);
+/* h_session.c */
+void h_cashiers(kd_req *r);
+void h_session_create(kd_req *r);
+void h_session_get(kd_req *r);
+void h_session_delete(kd_req *r);
+/* h_catalog.c */
+void h_catalog_search(kd_req *r);
+void h_catalog_barcode(kd_req *r);
+void h_stock(kd_req *r);
+/* h_cart.c */
+void h_cart_open(kd_req *r);
+void h_cart_get(kd_req *r);
+void h_cart_delete(kd_req *r);
+void h_cart_line_add(kd_req *r);
+void h_cart_line_patch(kd_req *r);
+void h_cart_line_delete(kd_req *r);
+void h_cart_checkout(kd_req *r);
+/* h_sale.c */
+void h_sales_list(kd_req *r);
+void h_sale_get(kd_req *r);
+void h_sale_void(kd_req *r);
+void h_sale_return(kd_req *r);
+void h_drawer_open(kd_req *r);
+
+/* Shared JSON shapes (the contract's schemas of the same names). */
+json_t *kd_json_item(const term_item *it);
+json_t *kd_json_cashier(const term_cashier *c);
+/* A recorded sale with its receipt (read from the terminal). */
+json_t *kd_json_sale(kd_app *app, const oplog_sale_ref *ref, const term_sale_info *info,
+                     const oplog_sale *sale);
+
+#endif

@@ -1,0 +1,263 @@
+// Test harness for the cashier UI: a throwaway kassad with the demo catalog
+// and known cashiers, and a headless Debian Chromium driven by
+// playwright-core (which never downloads a browser of its own).
+//
+// Environment:
+//   KASSA_BIN      directory with kassa and kassad (default: <repo>/build/bin)
+//   CHROMIUM       browser binary (default: /usr/bin/chromium)
+//   KASSA_BROWSER_BASE_URL  use an already running terminal instead of
+//                  starting one (for debugging; the tests then assume it
+//                  holds the demo catalog and the CASHIERS below)
+
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const KASSA_BIN = path.resolve(REPO, process.env.KASSA_BIN || 'build/bin');
+export const ARTIFACTS = path.join(REPO, 'build', 'artifacts');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// Who can log in. C02 exists only to be locked out, so that test does not
+// lock anybody another step needs.
+export const CASHIERS = [
+  { id: 'C01', name: 'Alice Cashier', role: 'cashier', pin: '1234' },
+  { id: 'C02', name: 'Lena Lockout', role: 'cashier', pin: '2468' },
+  { id: 'SUP1', name: 'Sam Supervisor', role: 'supervisor', pin: '9999' },
+  { id: 'MGR1', name: 'Maria Manager', role: 'manager', pin: '5555' },
+];
+
+/** A TCP port that was free a moment ago (bind port 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(file, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { cwd: REPO, timeout: 60_000, ...opts }, (err, stdout, stderr) => {
+      if (err) {
+        err.message = `${path.basename(file)} ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`;
+        reject(err);
+      } else resolve(stdout);
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitHealthy(url, child, logFile, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) {
+      throw new Error(`kassad exited with ${child.exitCode} before /healthz answered:\n${readLog(logFile)}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok && (await res.json()).status === 'ok') return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`kassad did not answer ${url}/healthz within ${timeoutMs} ms:\n${readLog(logFile)}`);
+}
+
+function readLog(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').slice(-4000);
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Start a fresh terminal: temp data dir, `kassa init`, the demo catalog,
+ * CASHIERS, then kassad on a free loopback port with cwd = repo root (its
+ * default web root is `web` relative to the working directory).
+ * Returns { url, stop() }; stop() kills kassad by its PID and removes the
+ * data dir.
+ */
+export async function startTerminal(name) {
+  if (process.env.KASSA_BROWSER_BASE_URL) {
+    const url = process.env.KASSA_BROWSER_BASE_URL.replace(/\/$/, '');
+    await waitHealthy(url, null, null, 5000);
+    return { url, stop: async () => {} };
+  }
+  const kassa = path.join(KASSA_BIN, 'kassa');
+  const kassad = path.join(KASSA_BIN, 'kassad');
+  for (const bin of [kassa, kassad]) {
+    if (!fs.existsSync(bin)) throw new Error(`${bin} not found: build first (cmake --build build) or set KASSA_BIN`);
+  }
+
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), `kassa-browser-${name}-`));
+  const data = path.join(tmp, 'data');
+  const k = (...args) => run(kassa, ['--data', data, ...args]);
+  await k('init', '--store', 'S1', '--node', 'T1');
+  await k('catalog', 'import', path.join(REPO, 'data', 'demo', 'catalog.csv'));
+  for (const c of CASHIERS) {
+    await k('cashier', 'add', c.id, '--name', c.name, '--role', c.role, '--pin', c.pin);
+  }
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const logFile = path.join(tmp, 'kassad.log');
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(kassad, ['--data', data, '--api-listen', `127.0.0.1:${port}`], {
+    cwd: REPO,
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+
+  // SIGTERM must stop kassad cleanly (exit 0) within a few seconds; under
+  // the sanitizers a leak or a fault at shutdown shows up here.
+  let killedHard = false;
+  async function stop() {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(child.pid, 'SIGTERM');
+      const t = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) {
+          killedHard = true;
+          process.kill(child.pid, 'SIGKILL');
+        }
+      }, 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    // Keep kassad's log next to the screenshots: it is what explains a failure.
+    await fsp.mkdir(path.join(ARTIFACTS, 'logs'), { recursive: true });
+    await fsp.copyFile(logFile, path.join(ARTIFACTS, 'logs', `${name}.kassad.log`)).catch(() => {});
+    const log = readLog(logFile);
+    await fsp.rm(tmp, { recursive: true, force: true });
+    if (killedHard || child.exitCode !== 0) {
+      throw new Error(`kassad did not stop cleanly on SIGTERM (exit ${child.exitCode}, signal ${child.signalCode}${killedHard ? ', killed after 10 s' : ''}):\n${log}`);
+    }
+  }
+
+  try {
+    await waitHealthy(url, child, logFile);
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+  return { url, stop };
+}
+
+/**
+ * Debian's Chromium, headless, with a fresh profile directory. Playwright is
+ * told exactly which binary to run, so it never looks for (or fetches) one.
+ * Returns { context, page, close() }.
+ */
+export async function launchBrowser({ width = 1024, height = 768 } = {}) {
+  const profile = await fsp.mkdtemp(path.join(os.tmpdir(), 'kassa-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    viewport: { width, height },
+    deviceScaleFactor: 1,
+    timeout: 30_000,
+  });
+  context.setDefaultTimeout(10_000);
+  const page = context.pages()[0] || (await context.newPage());
+  // A page error is a bug in web/: fail loudly rather than time out later.
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e));
+  page.on('console', (m) => {
+    // Chromium logs every 4xx answer as "Failed to load resource"; the tests
+    // provoke those on purpose (wrong PINs, unknown barcodes).
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      pageErrors.push(new Error(`console: ${m.text()}`));
+    }
+  });
+  return {
+    context,
+    page,
+    pageErrors,
+    async close() {
+      await context.close().catch(() => {});
+      await fsp.rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Save build/artifacts/screenshots/<name>.png. */
+export async function screenshot(page, name) {
+  const dir = path.join(ARTIFACTS, 'screenshots');
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/**
+ * Everything one test needs, with cleanup that always runs and a screenshot
+ * that is always taken (a failing test's screen is the most useful one).
+ */
+export async function withTerminalAndBrowser(name, fn, viewport) {
+  const terminal = await startTerminal(name);
+  let browser;
+  let failure = null;
+  try {
+    browser = await launchBrowser(viewport);
+    try {
+      await fn({ url: terminal.url, page: browser.page, context: browser.context, pageErrors: browser.pageErrors });
+    } finally {
+      await screenshot(browser.page, name).catch(() => {});
+    }
+  } catch (err) {
+    failure = err;
+  }
+  if (browser) await browser.close();
+  try {
+    await terminal.stop();
+  } catch (err) {
+    // The test's own failure is the one to report; a bad shutdown after it
+    // still goes to the output.
+    if (failure) console.error(err.message);
+    else failure = err;
+  }
+  if (failure) throw failure;
+}
+
+// ───────────────────────── UI steps shared by the tests ─────────────────────────
+
+/** Log in by clicking the cashier tile and typing the PIN. */
+export async function login(page, url, cashierId, pin) {
+  await page.goto(url);
+  await page.locator(`#login-cashiers input[value="${cashierId}"]`).check();
+  await page.locator('#login-pin').fill(pin);
+  await page.locator('#login-submit').click();
+}
+
+/**
+ * A barcode scanner: digits typed fast, then Enter, with focus on nothing in
+ * particular (the body), exactly like a USB keyboard-wedge scanner.
+ */
+export async function wedgeScan(page, code) {
+  await page.keyboard.type(code);
+  await page.keyboard.press('Enter');
+}
+
+/** "12.34" from 1234: the test's own formatting, independent of web/js/money.js. */
+export function fmt(minor) {
+  const sign = minor < 0 ? '-' : '';
+  const a = Math.abs(minor);
+  return `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
+}

@@ -1,0 +1,180 @@
+// Thin client for the kassad local HTTP API (docs/api/openapi.yaml).
+// Every error becomes an ApiError carrying the API's {error:{code,message}},
+// so views can show the server's own words. The session token lives in
+// sessionStorage: it survives a reload of the tab but not closing it, which
+// is what a shared till wants.
+
+const TOKEN_KEY = 'kassa.token';
+const CASHIER_KEY = 'kassa.cashier';
+
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status, 0 when the terminal did not answer
+   * @param {string} code   the API's error code ("unauthorized", "locked", …)
+   * @param {string} message the API's message, meant for people
+   */
+  constructor(status, code, message, { retryAfterS = null, supervisorRejected = false } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.retryAfterS = retryAfterS;
+    // True when a 401 came from a supervisor's PIN, not from our session.
+    this.supervisorRejected = supervisorRejected;
+  }
+}
+
+let unauthorizedHandler = () => {};
+
+/** Called (once per failing request) when the session is no longer valid. */
+export function onUnauthorized(fn) {
+  unauthorizedHandler = fn;
+}
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  get cashier() {
+    try {
+      return JSON.parse(sessionStorage.getItem(CASHIER_KEY) || 'null');
+    } catch {
+      return null;
+    }
+  },
+  save(s) {
+    sessionStorage.setItem(TOKEN_KEY, s.token);
+    sessionStorage.setItem(CASHIER_KEY, JSON.stringify(s.cashier));
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(CASHIER_KEY);
+  },
+};
+
+/**
+ * How long a 423 says to wait. The contract has no field for it, so accept
+ * what a server is likely to send: a Retry-After header, a retry_after_s /
+ * retry_after_ms field next to code and message, or a number of seconds in
+ * the message ("… try again in 30 s").
+ */
+function retryAfterSeconds(res, err) {
+  const h = res.headers.get('Retry-After');
+  if (h && /^\d+$/.test(h.trim())) return Number(h.trim());
+  if (err && Number.isInteger(err.retry_after_s)) return err.retry_after_s;
+  if (err && Number.isInteger(err.retry_after_ms)) return Math.ceil(err.retry_after_ms / 1000);
+  const m = err && typeof err.message === 'string' && /(\d+)\s*(?:s\b|sec|second)/i.exec(err.message);
+  return m ? Number(m[1]) : null;
+}
+
+async function readJson(res) {
+  const type = res.headers.get('Content-Type') || '';
+  if (res.status === 204 || !type.includes('json')) return null;
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One request. Options:
+ *  - auth: send the bearer token and treat 401 as "session gone" (default true)
+ *  - supervisor: the body carries a supervisor PIN, so a 401 may be that PIN
+ *    being wrong; we then ask whether our own session is still valid before
+ *    logging the cashier out (the contract uses 401 for both).
+ *  - timeoutMs: abort after this long (status polling must not pile up)
+ */
+export async function request(method, path, body, { auth = true, supervisor = false, timeoutMs = 15000 } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
+
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: ctl.signal,
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'The terminal did not answer. Try again.');
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const data = await readJson(res);
+  if (res.ok) return data;
+
+  const err = data && data.error ? data.error : null;
+  const code = err && typeof err.code === 'string' ? err.code : `http_${res.status}`;
+  const message = err && typeof err.message === 'string' && err.message
+    ? err.message
+    : `The terminal answered ${res.status} ${res.statusText}`.trim();
+
+  if (res.status === 401 && auth) {
+    if (supervisor && (await sessionStillValid())) {
+      throw new ApiError(401, code, message, { supervisorRejected: true });
+    }
+    session.clear();
+    unauthorizedHandler();
+  }
+  throw new ApiError(res.status, code, message, { retryAfterS: retryAfterSeconds(res, err) });
+}
+
+async function sessionStillValid() {
+  try {
+    const res = await fetch('/api/v1/sessions/current', {
+      headers: { Authorization: `Bearer ${session.token}`, Accept: 'application/json' },
+      cache: 'no-store',
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+const enc = encodeURIComponent;
+
+// The endpoints the UI uses, one function each, named after the contract.
+export const api = {
+  status: () => request('GET', '/api/v1/status', undefined, { auth: false, timeoutMs: 1800 }),
+  cashiers: () => request('GET', '/api/v1/cashiers', undefined, { auth: false }),
+  login: (cashierId, pin) =>
+    request('POST', '/api/v1/sessions', { cashier_id: cashierId, pin }, { auth: false }),
+  currentSession: () => request('GET', '/api/v1/sessions/current'),
+  logout: () => request('DELETE', '/api/v1/sessions/current'),
+
+  searchItems: (q, limit = 20) =>
+    request('GET', `/api/v1/catalog?q=${enc(q)}&limit=${limit}`),
+  itemByBarcode: (code) => request('GET', `/api/v1/catalog/barcode/${enc(code)}`),
+
+  openCart: () => request('POST', '/api/v1/carts'),
+  getCart: (id) => request('GET', `/api/v1/carts/${enc(id)}`),
+  abandonCart: (id) => request('DELETE', `/api/v1/carts/${enc(id)}`),
+  addLine: (id, sku, qty = 1) => request('POST', `/api/v1/carts/${enc(id)}/lines`, { sku, qty }),
+  patchLine: (id, sku, patch) => request('PATCH', `/api/v1/carts/${enc(id)}/lines/${enc(sku)}`, patch),
+  removeLine: (id, sku) => request('DELETE', `/api/v1/carts/${enc(id)}/lines/${enc(sku)}`),
+  checkout: (id, tenderedMinor) =>
+    request('POST', `/api/v1/carts/${enc(id)}/checkout`, { tendered_minor: tenderedMinor }),
+
+  sales: (limit = 20) => request('GET', `/api/v1/sales?limit=${limit}`),
+  sale: (id) => request('GET', `/api/v1/sales/${enc(id)}`),
+  voidSale: (id, supervisor, reason) =>
+    request('POST', `/api/v1/sales/${enc(id)}/void`, withReason({ supervisor }, reason), { supervisor: true }),
+  returnLines: (id, lines, supervisor, reason) =>
+    request('POST', `/api/v1/sales/${enc(id)}/returns`, withReason({ lines, supervisor }, reason), { supervisor: true }),
+  openDrawer: (supervisor, reason) =>
+    request('POST', '/api/v1/drawer/open', { supervisor, reason }, { supervisor: true }),
+};
+
+// reason is optional for void and return: send it only when given, since the
+// API rejects unknown or malformed fields.
+function withReason(body, reason) {
+  if (reason) body.reason = reason;
+  return body;
+}

@@ -1,0 +1,457 @@
+// The checkout screen: the open cart, scanning, search, quantities,
+// discounts and cash payment. The server computes every amount (docs/
+// PRICING.md); this module only sends what the cashier did and renders the
+// Cart it gets back, so the screen and the receipt can never disagree.
+
+import { api, ApiError } from './api.js';
+import { openDialog, confirmDialog } from './dialogs.js';
+import { $, h, describeError, keepFocus } from './dom.js';
+import { formatMinor, parseMoney, normalizePercent, quickAmounts } from './money.js';
+import { showReceipt } from './receipt.js';
+
+const CART_KEY = 'kassa.cart';
+
+let cart = null; // the last Cart the API returned, or null before the first line
+
+// Cart operations run one after another: two fast scans must not both open
+// a cart, and a quantity change must apply to the cart the previous scan made.
+let queue = Promise.resolve();
+function serial(fn) {
+  const run = queue.then(fn, fn);
+  queue = run.catch(() => {});
+  return run;
+}
+
+export function message(text, kind = 'info') {
+  const el = $('msg');
+  el.textContent = text;
+  el.className = `msg msg-${kind}`;
+}
+
+function reportError(err, prefix = '') {
+  // 401 already sent the cashier to the login screen.
+  if (err instanceof ApiError && err.status === 401) return;
+  message(prefix + describeError(err), 'error');
+}
+
+// ───────────────────────────── cart state ─────────────────────────────
+
+function setCart(c) {
+  cart = c;
+  if (c) sessionStorage.setItem(CART_KEY, c.cart_id);
+  else sessionStorage.removeItem(CART_KEY);
+  render();
+}
+
+/** Forget the cart locally (after payment, cancel, logout or 401). */
+export function forgetCart() {
+  cart = null;
+  sessionStorage.removeItem(CART_KEY);
+  render();
+}
+
+/** After login or reload: pick up the cart this tab had open, if it still exists. */
+export async function restoreCart() {
+  const id = sessionStorage.getItem(CART_KEY);
+  if (!id) return render();
+  try {
+    setCart(await api.getCart(id));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) forgetCart();
+    else reportError(err);
+  }
+}
+
+async function ensureCart() {
+  if (!cart) setCart(await api.openCart());
+  return cart.cart_id;
+}
+
+/** Add one unit of an item; reopens a cart that vanished (e.g. kassad restarted). */
+function addSku(sku, label) {
+  return serial(async () => {
+    try {
+      const id = await ensureCart();
+      let c;
+      try {
+        c = await api.addLine(id, sku, 1);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 404) || (await cartExists(id))) throw err;
+        cart = null;
+        c = await api.addLine(await ensureCart(), sku, 1);
+      }
+      setCart(c);
+      const line = c.lines.find((l) => l.sku === sku);
+      message(`Added ${line ? line.name : label || sku}${line ? ` — ${formatMinor(line.unit_price_minor)}` : ''}`, 'ok');
+    } catch (err) {
+      reportError(err, `Could not add ${label || sku}: `);
+    }
+  });
+}
+
+async function cartExists(id) {
+  try {
+    await api.getCart(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A barcode from the wedge or the scan field. */
+export function scan(code) {
+  const clean = code.trim();
+  if (!clean) return Promise.resolve();
+  return serial(async () => {
+    try {
+      const item = await api.itemByBarcode(clean);
+      return item;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) message(`Unknown barcode ${clean}`, 'error');
+      else reportError(err, `Barcode ${clean}: `);
+      return null;
+    }
+  }).then((item) => item && addSku(item.sku, item.name));
+}
+
+function patchLine(sku, patch) {
+  return serial(async () => {
+    if (!cart) return;
+    setCart(await api.patchLine(cart.cart_id, sku, patch));
+  });
+}
+
+function removeLine(sku, name) {
+  return serial(async () => {
+    if (!cart) return;
+    try {
+      setCart(await api.removeLine(cart.cart_id, sku));
+      message(`Removed ${name}`, 'info');
+    } catch (err) {
+      reportError(err);
+    }
+  });
+}
+
+async function changeQty(line, qty) {
+  if (!Number.isInteger(qty) || qty < 1 || qty > 1000000) {
+    message('Quantity must be a whole number from 1 to 1000000. Use ✕ to remove a line.', 'error');
+    render();
+    return;
+  }
+  if (qty === line.qty) return;
+  try {
+    await patchLine(line.sku, { qty });
+  } catch (err) {
+    reportError(err, `${line.name}: `);
+    render();
+  }
+}
+
+// ────────────────────────────── rendering ──────────────────────────────
+
+function lineRow(line) {
+  const qtyInput = h('input', {
+    type: 'number', min: 1, max: 1000000, step: 1, value: line.qty, inputmode: 'numeric',
+    class: 'qty-input', 'aria-label': `Quantity of ${line.name}`, dataset: { focusKey: `qty:${line.sku}` },
+  });
+  const commit = () => changeQty(line, Number(qtyInput.value));
+  qtyInput.addEventListener('change', commit);
+  qtyInput.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      commit();
+    }
+  });
+
+  return h('tr', { dataset: { sku: line.sku } },
+    h('td', { class: 'name' },
+      h('span', { class: 'item-name' }, line.name),
+      h('span', { class: 'item-sku' }, line.sku + (line.price_overridden ? ' · price overridden' : ''))),
+    h('td', { class: 'qty' },
+      h('div', { class: 'qty-ctl' },
+        h('button', {
+          type: 'button', class: 'icon', 'aria-label': `One less ${line.name}`,
+          dataset: { focusKey: `minus:${line.sku}` }, disabled: line.qty <= 1,
+          onclick: () => changeQty(line, line.qty - 1),
+        }, '−'),
+        qtyInput,
+        h('button', {
+          type: 'button', class: 'icon', 'aria-label': `One more ${line.name}`,
+          dataset: { focusKey: `plus:${line.sku}` }, onclick: () => changeQty(line, line.qty + 1),
+        }, '+'))),
+    h('td', { class: 'num' }, formatMinor(line.unit_price_minor)),
+    h('td', { class: 'num' }, line.discount_minor ? `−${formatMinor(line.discount_minor)}` : ''),
+    h('td', { class: 'num line-total' }, formatMinor(line.total_minor)),
+    h('td', { class: 'act' },
+      h('button', {
+        type: 'button', class: 'icon', 'aria-label': `Discount on ${line.name}`,
+        dataset: { focusKey: `disc:${line.sku}` }, onclick: () => discountDialog(line),
+      }, '%'),
+      h('button', {
+        type: 'button', class: 'icon danger', 'aria-label': `Remove ${line.name}`,
+        dataset: { focusKey: `del:${line.sku}` }, onclick: () => removeLine(line.sku, line.name),
+      }, '✕')));
+}
+
+function render() {
+  const lines = cart ? cart.lines : [];
+  keepFocus($('cart-lines'), () => $('cart-lines').replaceChildren(...lines.map(lineRow)), () => $('scan-input').focus());
+  $('cart-empty').hidden = lines.length > 0;
+  $('cart-table').classList.toggle('empty', lines.length === 0);
+  // The API gives subtotal (after discounts) and discount; the amount
+  // before discounts is their sum (integers, docs/PRICING.md "A cart").
+  $('t-gross').textContent = formatMinor(cart ? cart.subtotal_minor + cart.discount_minor : 0);
+  $('t-subtotal').textContent = formatMinor(cart ? cart.subtotal_minor : 0);
+  $('t-discount').textContent = cart && cart.discount_minor ? `−${formatMinor(cart.discount_minor)}` : '0.00';
+  $('t-tax').textContent = formatMinor(cart ? cart.tax_minor : 0);
+  $('t-total').textContent = formatMinor(cart ? cart.total_minor : 0);
+  // Keep the newest line in view on a short screen.
+  const last = $('cart-lines').lastElementChild;
+  if (last && last.scrollIntoView) last.scrollIntoView({ block: 'nearest' });
+}
+
+// ─────────────────────────────── search ───────────────────────────────
+
+let searchTimer = null;
+let searchSeq = 0;
+
+async function runSearch() {
+  const q = $('search-input').value.trim();
+  const seq = ++searchSeq;
+  $('search-error').textContent = '';
+  try {
+    const { items } = await api.searchItems(q, 20);
+    if (seq !== searchSeq) return; // an older answer arriving late
+    const list = $('search-results');
+    list.replaceChildren(...items.map((it, i) =>
+      h('li', {},
+        h('button', {
+          type: 'button', class: 'result', dataset: { sku: it.sku, idx: i },
+          onclick: () => pickResult(it),
+        },
+        h('span', { class: 'item-name' }, it.name),
+        h('span', { class: 'item-meta' }, `${it.sku} · stock ${it.stock}`),
+        h('span', { class: 'num' }, formatMinor(it.price_minor))))));
+    if (items.length === 0) list.append(h('li', { class: 'hint' }, `Nothing starts with “${q}”.`));
+  } catch (err) {
+    if (seq === searchSeq) $('search-error').textContent = describeError(err);
+  }
+}
+
+async function pickResult(item) {
+  $('dlg-search').close('picked');
+  await addSku(item.sku, item.name);
+}
+
+export function openSearch() {
+  $('search-input').value = '';
+  $('search-results').replaceChildren();
+  runSearch();
+  return openDialog($('dlg-search'), $('search-input'));
+}
+
+function initSearch() {
+  $('search-input').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 150);
+  });
+  $('search-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearTimeout(searchTimer);
+    await runSearch();
+    $('search-results').querySelector('button')?.focus();
+  });
+  // Arrow keys walk the input and the results, like a list box.
+  $('dlg-search').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const buttons = [...$('search-results').querySelectorAll('button')];
+    if (buttons.length === 0) return;
+    const i = buttons.indexOf(document.activeElement);
+    e.preventDefault();
+    if (e.key === 'ArrowDown') buttons[Math.min(i + 1, buttons.length - 1)].focus();
+    else if (i <= 0) $('search-input').focus();
+    else buttons[i - 1].focus();
+  });
+}
+
+// ────────────────────────────── discount ──────────────────────────────
+
+let discountLine = null;
+
+function discountMode() {
+  return document.querySelector('input[name=dtype]:checked').value;
+}
+
+function discountDialog(line) {
+  discountLine = line;
+  $('discount-item').textContent = `${line.name}: ${line.qty} × ${formatMinor(line.unit_price_minor)}` +
+    (line.discount_minor ? `, discount now ${formatMinor(line.discount_minor)}` : '');
+  $('discount-value').value = '';
+  $('discount-error').textContent = '';
+  $('discount-remove').disabled = !line.discount_minor;
+  syncDiscountLabel();
+  return openDialog($('dlg-discount'), $('discount-value'));
+}
+
+function syncDiscountLabel() {
+  const pct = discountMode() === 'percent';
+  $('discount-value-label').textContent = pct ? 'Percent (e.g. 10 or 12.5)' : 'Amount off the whole line (e.g. 1.50)';
+}
+
+async function applyDiscount(discount) {
+  try {
+    await patchLine(discountLine.sku, { discount });
+    $('dlg-discount').close('ok');
+    message(Object.keys(discount).length ? `Discount set on ${discountLine.name}` : `Discount removed from ${discountLine.name}`, 'ok');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return;
+    $('discount-error').textContent = describeError(err);
+  }
+}
+
+function initDiscount() {
+  for (const r of document.querySelectorAll('input[name=dtype]')) r.addEventListener('change', syncDiscountLabel);
+  $('discount-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const raw = $('discount-value').value;
+    if (discountMode() === 'percent') {
+      const pct = normalizePercent(raw);
+      if (pct === null) {
+        $('discount-error').textContent = 'Enter a percent from 0 to 100 with at most two decimals, e.g. 10 or 12.5.';
+        return;
+      }
+      applyDiscount({ percent: pct });
+    } else {
+      const amount = parseMoney(raw);
+      if (amount === null) {
+        $('discount-error').textContent = 'Enter an amount like 1.50 (digits, a point, at most two decimals).';
+        return;
+      }
+      applyDiscount({ amount_minor: amount });
+    }
+  });
+  $('discount-remove').addEventListener('click', () => applyDiscount({}));
+}
+
+// ─────────────────────────────── paying ───────────────────────────────
+
+function tenderedMinor() {
+  return parseMoney($('pay-tendered').value);
+}
+
+function updateChange() {
+  const t = tenderedMinor();
+  const label = $('pay-change-label');
+  const out = $('pay-change');
+  if (t === null || !cart) {
+    label.textContent = 'Change due';
+    out.textContent = '—';
+  } else if (t >= cart.total_minor) {
+    label.textContent = 'Change due';
+    out.textContent = formatMinor(t - cart.total_minor);
+  } else {
+    label.textContent = 'Still due';
+    out.textContent = formatMinor(cart.total_minor - t);
+  }
+}
+
+export async function openPay() {
+  await queue; // let a scan in flight land first
+  if (!cart || cart.lines.length === 0) {
+    message('Nothing to pay: the sale has no items yet.', 'error');
+    return;
+  }
+  $('pay-total').textContent = formatMinor(cart.total_minor);
+  $('pay-tendered').value = '';
+  $('pay-error').textContent = '';
+  $('pay-quick').replaceChildren(...quickAmounts(cart.total_minor).map((v, i) =>
+    h('button', {
+      type: 'button', class: 'quick-btn', 'aria-label': i === 0 ? `Exact amount ${formatMinor(v)}` : `Tendered ${formatMinor(v)}`,
+      onclick: () => {
+        $('pay-tendered').value = formatMinor(v);
+        updateChange();
+        $('pay-confirm').focus();
+      },
+    }, i === 0 ? `Exact ${formatMinor(v)}` : formatMinor(v))));
+  updateChange();
+  return openDialog($('dlg-pay'), $('pay-tendered'));
+}
+
+function initPay() {
+  $('pay-tendered').addEventListener('input', updateChange);
+  $('pay-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const t = tenderedMinor();
+    if (t === null) {
+      $('pay-error').textContent = 'Enter the cash received, e.g. 20 or 20.50.';
+      $('pay-tendered').focus();
+      return;
+    }
+    if (t < cart.total_minor) {
+      $('pay-error').textContent = `Not enough: ${formatMinor(cart.total_minor - t)} still due.`;
+      $('pay-tendered').focus();
+      return;
+    }
+    serial(async () => {
+      $('pay-confirm').disabled = true;
+      try {
+        const sale = await api.checkout(cart.cart_id, t);
+        $('dlg-pay').close('paid');
+        forgetCart();
+        message(`Sale ${sale.sale_id} paid. Change ${formatMinor(sale.change_minor)}.`, 'ok');
+        showReceipt(sale);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 401)) $('pay-error').textContent = describeError(err);
+      } finally {
+        $('pay-confirm').disabled = false;
+      }
+    });
+  });
+}
+
+// ───────────────────────────── cancel sale ─────────────────────────────
+
+export async function cancelSale({ ask = true } = {}) {
+  await queue;
+  if (!cart) return true;
+  if (ask && cart.lines.length > 0 &&
+      !(await confirmDialog('Cancel this sale?', `The ${cart.lines.length} line(s) in the current sale will be dropped.`))) {
+    return false;
+  }
+  try {
+    await api.abandonCart(cart.cart_id);
+  } catch (err) {
+    // A cart the terminal no longer knows is as good as abandoned.
+    if (!(err instanceof ApiError && err.status === 404)) {
+      reportError(err);
+      return false;
+    }
+  }
+  forgetCart();
+  message('Sale cancelled.', 'info');
+  return true;
+}
+
+export function hasOpenLines() {
+  return !!cart && cart.lines.length > 0;
+}
+
+// ───────────────────────────────── init ─────────────────────────────────
+
+export function initCheckout() {
+  $('scan-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = $('scan-input');
+    const code = input.value;
+    input.value = '';
+    scan(code);
+  });
+  $('btn-search').addEventListener('click', openSearch);
+  $('btn-pay').addEventListener('click', openPay);
+  $('btn-cancel-sale').addEventListener('click', () => cancelSale());
+  initSearch();
+  initDiscount();
+  initPay();
+  render();
+}
