@@ -42,6 +42,7 @@ demo-cli: build
 
 bench: build
 	@build/bench/commit
+	@build/bench/checkout
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
 # new inputs land in build-fuzz/corpus/<target> (merge the useful ones into

@@ -22,7 +22,7 @@ k cashier add sue --name "Sue Wagner" --role supervisor --pin 9999
 
 cat <<MSG
 
-  kassa demo terminal: store BERLIN-01, terminal T1 ($(grep -c . data/demo/catalog.csv) products)
+  kassa demo terminal: store BERLIN-01, terminal T1 ($(($(grep -c . data/demo/catalog.csv) - 1)) products)
 
   Open  http://127.0.0.1:$PORT/  in a browser.
 
