@@ -363,7 +363,8 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
     }
     char detail[OPLOG_AUDIT_DETAIL_MAX + 1], money[MONEY_STR_SIZE];
     money_format(ret->refund, money);
-    snprintf(detail, sizeof detail, "refund %s; %.200s", money, t->actor.reason);
+    snprintf(detail, sizeof detail, "refund %s%s%.200s", money, t->actor.reason[0] ? "; " : "",
+             t->actor.reason);
     if ((rc = supervised(t, "a return", err)) != KASSA_OK ||
         (rc = term_audit_append(t, "return", id, detail, err)) != KASSA_OK)
         return rc;

@@ -181,6 +181,11 @@ int term_append_local(term *t, int kind, const kbuf *payload, oplog_op *out, kas
 
 int term_in_tx(term *t, term_tx_fn fn, void *ctx, kassa_err *err)
 {
+    /* The actor's ids go into operations: refuse a bad one up front with a
+     * clear error rather than an undecodable payload. */
+    if ((t->actor.cashier[0] && !kassa_valid_id(t->actor.cashier, KASSA_ID_MAX)) ||
+        (t->actor.supervisor[0] && !kassa_valid_id(t->actor.supervisor, KASSA_ID_MAX)))
+        return kassa_fail(err, KASSA_EINVAL, "invalid cashier or supervisor id");
     hlc_clock saved = t->clock;
     int rc = store_begin(&t->st, err);
     if (rc != KASSA_OK)

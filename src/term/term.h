@@ -223,7 +223,7 @@ typedef struct term_audit_entry {
     char action[OPLOG_SETTING_KEY_MAX + 1]; /* void, return, price_override, no_sale */
     char cashier[KASSA_ID_MAX + 1];
     char supervisor[KASSA_ID_MAX + 1];
-    char subject[KASSA_ID_MAX + 24]; /* the sale id or SKU concerned */
+    char subject[OPLOG_AUDIT_SUBJECT_MAX + 1]; /* the sale id or SKU concerned */
     char detail[OPLOG_SETTING_VALUE_MAX + 1];
 } term_audit_entry;
 

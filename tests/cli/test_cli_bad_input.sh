@@ -5,7 +5,8 @@
 # counts). Covers malformed catalog CSV (each bad row reported as
 # FILE:LINE: reason), bad quantities and amounts, refused voids and returns,
 # damaged or foreign export files, a database altered behind kassa's back
-# (log verify), a database from a newer kassa, missing --data, and init twice.
+# (log verify), a database from a newer kassa, missing --data, init twice,
+# and cashiers with a bad id, name, role or PIN.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -285,13 +286,16 @@ log_verify()
 
 newer_schema()
 {
+    local version
+    version=$(sqlite3 "$T1/kassa.db" 'PRAGMA user_version')
+    [ "$version" -ge 3 ] || fail "schema version of a new terminal: $version, want 3 or more"
     altered "PRAGMA user_version = 99"
     for cmd in "sales list" "status" "vv" "log verify" "sale --line MILK-1L:1 --pay cash:5" "catalog list"; do
         # shellcheck disable=SC2086 # split into words on purpose
         expect_fail --grep 'schema version 99' --grep 'newer' kassa --data "$ALT" $cmd
     done
     expect_eq "user_version left alone" 99 "$(sqlite3 "$ALT/kassa.db" 'PRAGMA user_version')"
-    sqlite3 "$ALT/kassa.db" 'PRAGMA user_version = 2'
+    sqlite3 "$ALT/kassa.db" "PRAGMA user_version = $version"
     expect_eq "same data with the version put back" "$(state_hash "$T1")" "$(state_hash "$ALT")"
 }
 
@@ -311,7 +315,8 @@ no_data_dir()
         "sale --line MILK-1L:1 --pay cash:5" "void T1-5" "return T1-5 --line MILK-1L:1"
         "receipt T1-5" "stock show" "stock receive MILK-1L:1" "sales list" "conflicts" "drawer"
         "export" "import $FX/catalog_small.csv" "vv" "state-hash" "log verify" "status"
-        "init --store S9 --node N9")
+        "init --store S9 --node N9" "cashier list" "cashier add c9 --name C --role cashier --pin 1234"
+        "audit")
     cd "$TEST_TMP"
     for cmd in "${CMDS[@]}"; do
         # shellcheck disable=SC2086
@@ -338,6 +343,54 @@ init_twice()
     expect_fail --usage kassa --data "$TEST_TMP/t3" init --store S1
 }
 
+# ---------------------------------------------------------------- cashiers
+cashiers()
+{
+    local list_before audit_before
+    k1 cashier add ann --name "Ann" --role cashier --pin 2468 >/dev/null
+    list_before=$(k1 --json cashier list)
+    audit_before=$(k1 --json audit)
+    add() { refused "$T1" "$@"; }
+    add --grep '^kassa: unknown role "admin": cashier, supervisor or manager$' \
+        kassa --data "$T1" cashier add bob --name Bob --role admin --pin 1234
+    for r in Cashier CASHIER '' 'cashier ' 1; do
+        add --grep "unknown role \"$r\"" kassa --data "$T1" cashier add bob --name Bob --role "$r" --pin 1234
+    done
+    # PINs: 4 to 12 digits, never echoed back.
+    for pin in 987 '' 9876543210987 98a7 ' 9876' '9876 ' -987 +9876 9.876 $'98\n76'; do
+        add --grep '^kassa: a PIN is 4 to 12 digits$' kassa --data "$T1" cashier add bob --name Bob --role cashier --pin "$pin"
+    done
+    # The same for a cashier who exists: nothing changes.
+    add --grep 'PIN is 4 to 12 digits' kassa --data "$T1" cashier add ann --name "Ann B" --role manager --pin 12
+    for id in 'a b' 'a/b' $'caf\xc3\xa9' 123456789012345678901234567890123 ''; do
+        add --grep 'invalid cashier id' kassa --data "$T1" cashier add "$id" --name Bob --role cashier --pin 1234
+    done
+    add --grep 'name is 1\.\.96 bytes' kassa --data "$T1" cashier add bob --name '' --role cashier --pin 1234
+    add --grep 'name is 1\.\.96 bytes' kassa --data "$T1" cashier add bob --name "$(printf 'n%.0s' {1..97})" --role cashier --pin 1234
+    add --grep 'control characters' kassa --data "$T1" cashier add bob --name $'Bob\nBobson' --role cashier --pin 1234
+    add --grep 'control characters' kassa --data "$T1" cashier add bob --name $'Bob\tB' --role cashier --pin 1234
+    # Usage errors: status 2.
+    add --usage kassa --data "$T1" cashier
+    add --usage kassa --data "$T1" cashier add
+    add --usage kassa --data "$T1" cashier add bob
+    add --usage kassa --data "$T1" cashier add bob --name Bob --role cashier
+    add --usage kassa --data "$T1" cashier add bob --name Bob --role cashier --pin
+    add --usage kassa --data "$T1" cashier add bob --name Bob --role cashier --pin 1234 --pin 1234
+    add --usage kassa --data "$T1" cashier add bob --name Bob --name Bob --role cashier
+    add --usage kassa --data "$T1" cashier add bob --nom Bob --role cashier --pin 1234
+    add --usage kassa --data "$T1" cashier add bob --name Bob --role cashier --pin 1234 extra
+    add --usage kassa --data "$T1" cashier list extra
+    add --usage kassa --data "$T1" cashier remove ann
+    add --usage kassa --data "$T1" cashier lists
+    add --usage kassa --data "$T1" audit extra
+    add --usage kassa --data "$T1" audit --since 1
+    expect_eq "cashiers unchanged" "$list_before" "$(k1 --json cashier list)"
+    expect_eq "audit log unchanged" "$audit_before" "$(k1 --json audit)"
+    # Nothing about the PIN in the database but its Argon2id hash.
+    expect_eq "PIN hash" 1 "$(sqlite3 "$T1/kassa.db" "SELECT count(*) FROM cashiers WHERE pin_hash LIKE '\$argon2id\$%'")"
+    expect_eq "no PIN in the log" 0 "$(sqlite3 "$T1/kassa.db" "SELECT count(*) FROM ops WHERE instr(payload, CAST('9876543210987' AS BLOB)) > 0")"
+}
+
 still_consistent()
 {
     expect_match "log verify T1" '^log ok: ' "$(k1 log verify)"
@@ -356,5 +409,6 @@ run_section "database from a newer kassa" newer_schema
 run_section "a file that is not a database" not_a_database
 run_section "commands without --data" no_data_dir
 run_section "init twice" init_twice
+run_section "cashiers: bad role, id, name and PIN; usage errors" cashiers
 run_section "still consistent" still_consistent
 finish

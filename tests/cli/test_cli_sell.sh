@@ -4,7 +4,8 @@
 # checked to the cent against docs/PRICING.md by hand), receipts, void,
 # partial returns, stock, sales list, drawers, conflicts, and replication by
 # export/import (full and --since a version vector) ending in equal
-# state hashes, and log verify.
+# state hashes, log verify, the audit log of those voids and returns, and
+# cashiers (add, change, list, replicated).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -275,7 +276,8 @@ expect_eq "sale E change" 1882 "$(top change_minor <<<"$out")"
 # MILK-1L line of B: 3 units, total 3.17: one back = round(105.67) = 1.06
 out=$(k2 --json return "$SALE_B" --line MILK-1L:1)
 expect_eq "cross-terminal return refund" 106 "$(json_field refund_minor <<<"$out")"
-expect_eq "cross-terminal return id" T2-2 "$(json_field return_id <<<"$out")"
+# T2-2 is the return's audit operation, written just before it.
+expect_eq "cross-terminal return id" T2-3 "$(json_field return_id <<<"$out")"
 expect_eq "BREAD stock may go negative" -2 "$(k2 --json stock show BREAD | json_field stock)"
 
 k1 vv >"$TEST_TMP/t1.vv"
@@ -284,9 +286,9 @@ k2 export >"$TEST_TMP/t2_all.bin"
 [ "$(stat -c %s "$TEST_TMP/t2_new.bin")" -lt "$(stat -c %s "$TEST_TMP/t2_all.bin")" ] ||
     fail "export --since is not smaller than a full export"
 out=$(k1 --json import "$TEST_TMP/t2_new.bin")
-expect_eq "import of T2's new operations" '{"in_file":2,"applied":2,"duplicates":0,"pending":0,"dropped":0,"clock_skew_reports":0}' "$out"
+expect_eq "import of T2's new operations" '{"in_file":3,"applied":3,"duplicates":0,"pending":0,"dropped":0,"clock_skew_reports":0}' "$out"
 expect_eq "vv T1 = vv T2" "$(k2 vv)" "$(k1 vv)"
-expect_eq "vv content" "T1 $n1"$'\n'"T2 2" "$(k1 vv)"
+expect_eq "vv content" "T1 $n1"$'\n'"T2 3" "$(k1 vv)"
 expect_eq "state hash T1 = T2" "$(state_hash "$T2")" "$(state_hash "$T1")"
 expect_eq "BREAD stock on T1" -2 "$(k1 --json stock show BREAD | json_field stock)"
 e=$(k1 --json sales list | sale_entry "$SALE_B")
@@ -301,7 +303,7 @@ expect_eq "export --since everything is empty" '{"in_file":0,"applied":0,"duplic
 # The full export of T2 now carries both origins; T1 holds it all.
 before=$(snapshot "$T1")
 out=$(k1 --json import "$TEST_TMP/t2_all.bin")
-expect_eq "T2's full export on T1" "{\"in_file\":$((n1 + 2)),\"applied\":0,\"duplicates\":$((n1 + 2)),\"pending\":0,\"dropped\":0,\"clock_skew_reports\":0}" "$out"
+expect_eq "T2's full export on T1" "{\"in_file\":$((n1 + 3)),\"applied\":0,\"duplicates\":$((n1 + 3)),\"pending\":0,\"dropped\":0,\"clock_skew_reports\":0}" "$out"
 expect_eq "duplicate import changed nothing" "$before" "$(snapshot "$T1")"
 
 note "concurrent void (T1) and return (T2) of one sale: a conflict"
@@ -319,8 +321,9 @@ k1 vv >"$TEST_TMP/t1.vv"
 k2 vv >"$TEST_TMP/t2.vv"
 k1 export --since "$TEST_TMP/t2.vv" >"$TEST_TMP/to_t2.bin"
 k2 export --since "$TEST_TMP/t1.vv" >"$TEST_TMP/to_t1.bin"
-expect_eq "T1 -> T2 ops" 1 "$(k2 --json import "$TEST_TMP/to_t2.bin" | json_field applied)"
-expect_eq "T2 -> T1 ops" 1 "$(k1 --json import "$TEST_TMP/to_t1.bin" | json_field applied)"
+# Each side: the audit operation and the void (return) it audits.
+expect_eq "T1 -> T2 ops" 2 "$(k2 --json import "$TEST_TMP/to_t2.bin" | json_field applied)"
+expect_eq "T2 -> T1 ops" 2 "$(k1 --json import "$TEST_TMP/to_t1.bin" | json_field applied)"
 expect_eq "state hash after the conflict" "$(state_hash "$T1")" "$(state_hash "$T2")"
 for k in k1 k2; do
     c=$($k conflicts)
@@ -442,5 +445,82 @@ restore()
 run_section "a terminal with nothing in it" empty_terminal
 run_section "out-of-order delivery: the newer operations first, then the older" out_of_order
 run_section "a CSV with a UTF-8 BOM and CRLF line ends" bom_crlf
+audit_and_cashiers()
+{
+    local audit json e n_void n_ret id
+    # The CLI acts on its own authority: every void and return so far is
+    # audited with no cashier and no supervisor, the operation just before
+    # the void or return it audits.
+    audit=$(k1 audit)
+    printf '   %s\n' "${audit//$'\n'/$'\n'   }"
+    n_void=$(grep -cE '^T[12]-[0-9]+ +void ' <<<"$audit" || true)
+    n_ret=$(grep -cE '^T[12]-[0-9]+ +return ' <<<"$audit" || true)
+    expect_eq "audited voids (C, F)" 2 "$n_void"
+    expect_eq "audited returns (5 of D, B and F on T2)" 7 "$n_ret"
+    expect_eq "audit entries" 9 "$(grep -c . <<<"$audit")"
+    expect_eq "all by the operator" 9 "$(grep -c ' cashier=- supervisor=- ' <<<"$audit")"
+    expect_match "audit: void of C" "^T1-[0-9]+ +void +cashier=- supervisor=- $SALE_C: \$" "$audit"
+    expect_eq "audit: returns of D" 5 "$(grep -cE "^T1-[0-9]+ +return +cashier=- supervisor=- $SALE_D: refund [0-9]+\.[0-9]{2}\$" <<<"$audit")"
+    expect_match "audit: T2's return of B" "^T2-2 +return +cashier=- supervisor=- $SALE_B: refund 1\\.06\$" "$audit"
+    expect_match "audit: T2's return of F" "^T2-[0-9]+ +return +cashier=- supervisor=- $SALE_F: refund 1\\.00\$" "$audit"
+    expect_eq "the same audit log on T2" "$audit" "$(k2 audit)"
+    json=$(k1 --json audit)
+    expect_eq "audit --json entries" 9 "$(json_count <<<"$json")"
+    e=$(json_split <<<"$json" | grep -F '"id":"T2-2"')
+    expect_eq "audit --json action" return "$(json_field action <<<"$e")"
+    expect_eq "audit --json subject" "$SALE_B" "$(json_field subject <<<"$e")"
+    expect_eq "audit --json cashier" "" "$(json_field cashier <<<"$e")"
+    expect_eq "audit --json supervisor" "" "$(json_field supervisor <<<"$e")"
+    expect_eq "audit --json detail" "refund 1.06" "$(json_field detail <<<"$e")"
+    expect_match "audit --json time_ms" '^[0-9]{13}$' "$(json_field time_ms <<<"$e")"
+    # The void of C is the operation after its audit entry.
+    id=$(grep -E "^T1-[0-9]+ +void .* $SALE_C: " <<<"$audit" | awk '{print $1}')
+    expect_eq "void of C: its receipt still says voided" "*** VOIDED ***" "$(k1 receipt "$SALE_C" | grep -F 'VOIDED')"
+    sqlite3 "$T1/kassa.db" "SELECT kind FROM ops WHERE origin = (SELECT id FROM origins WHERE name = 'T1') AND seq IN (${id#T1-}, ${id#T1-} + 1) ORDER BY seq" >"$TEST_TMP/kinds"
+    expect_eq "audit (9), then void (3)" "9 3" "$(tr '\n' ' ' <"$TEST_TMP/kinds" | sed 's/ $//')"
+
+    # Cashiers: none yet; added, changed, listed by id, replicated.
+    expect_eq "no cashiers" "" "$(k1 cashier list)"
+    expect_eq "no cashiers --json" "[]" "$(k1 --json cashier list)"
+    local v0 out list
+    v0=$(k1 vv | awk '$1 == "T1" {print $2}')
+    k1 vv >"$TEST_TMP/v0.vv"
+    out=$(k1 cashier add zoe --name "Zoe Martin" --role cashier --pin 4711)
+    expect_eq "cashier add output" "cashier zoe (cashier) saved" "$out"
+    out=$(k1 --json cashier add bob --name "Bob, the supervisor" --role supervisor --pin 123456789012)
+    expect_eq "cashier add --json" '{"id":"bob","name":"Bob, the supervisor","role":"supervisor"}' "$out"
+    k1 cashier add amy --name "Amy" --role manager --pin 0000 >/dev/null
+    list=$(k1 cashier list)
+    expect_eq "cashier list: three" 3 "$(grep -c . <<<"$list")"
+    expect_eq "cashier list order" "amy bob zoe" "$(awk '{print $1}' <<<"$list" | tr '\n' ' ' | sed 's/ $//')"
+    expect_match "cashier list zoe" '^zoe +Zoe Martin +cashier$' "$list"
+    expect_match "cashier list bob" '^bob +Bob, the supervisor +supervisor$' "$list"
+    expect_eq "cashier list --json" '[{"id":"amy","name":"Amy","role":"manager"},{"id":"bob","name":"Bob, the supervisor","role":"supervisor"},{"id":"zoe","name":"Zoe Martin","role":"cashier"}]' "$(k1 --json cashier list)"
+    k1 cashier add zoe --name "Zoe M." --role supervisor --pin 8080 >/dev/null
+    expect_match "cashier changed" '^zoe +Zoe M\. +supervisor$' "$(k1 cashier list)"
+    expect_eq "one operation per cashier add" "$((v0 + 4))" "$(k1 vv | awk '$1 == "T1" {print $2}')"
+    expect_eq "cashier adds are not audited" 9 "$(k1 --json audit | json_count)"
+    expect_eq "PINs only as Argon2id hashes" 3 "$(sqlite3 "$T1/kassa.db" "SELECT count(*) FROM cashiers WHERE pin_hash LIKE '\$argon2id\$%'")"
+    expect_eq "no PIN in the log" 0 "$(sqlite3 "$T1/kassa.db" "SELECT count(*) FROM ops WHERE instr(payload, CAST('123456789012' AS BLOB)) > 0")"
+    # To a fresh terminal (T2 may hold a fork of T1's log from the restore
+    # section), then only the cashier operations to one that has the rest.
+    local T6=$TEST_TMP/t6 T7=$TEST_TMP/t7
+    kassa --data "$T6" init --store S1 --node T6 >/dev/null
+    kassa --data "$T7" init --store S1 --node T7 >/dev/null
+    k1 export --since "$TEST_TMP/v0.vv" >"$TEST_TMP/cashiers.bin"
+    expect_eq "only the cashier ops" 4 "$(kassa --data "$T7" --json import "$TEST_TMP/cashiers.bin" | json_field in_file)"
+    expect_eq "cashier ops wait for T1's earlier ones" "" "$(kassa --data "$T7" cashier list)"
+    k1 export >"$TEST_TMP/t1_cashiers.bin"
+    kassa --data "$T6" import "$TEST_TMP/t1_cashiers.bin" >/dev/null
+    kassa --data "$T7" import "$TEST_TMP/t1_cashiers.bin" >/dev/null
+    for d in "$T6" "$T7"; do
+        expect_eq "cashiers on $d" "$(k1 --json cashier list)" "$(kassa --data "$d" --json cashier list)"
+        expect_eq "state hash with cashiers on $d" "$(state_hash "$T1")" "$(state_hash "$d")"
+        expect_eq "audit log on $d" "$(k1 audit)" "$(kassa --data "$d" audit)"
+        expect_match "log verify on $d" '^log ok: ' "$(kassa --data "$d" log verify)"
+    done
+}
+
 run_section "a terminal restored from a peer's export continues its own log" restore
+run_section "the audit log and cashiers" audit_and_cashiers
 finish

@@ -1,7 +1,7 @@
 /*
  * Fuzz target for the operation payload decoders. The first byte selects
- * the kind (low three bits: 0 is an unknown kind, 1..7 the OP_* kinds), the
- * rest is the payload.
+ * the kind (low four bits: 1..9 the OP_* kinds, 0 and 10..15 unknown
+ * kinds), the rest is the payload.
  *
  * Invariants:
  *  - the kind's decoder and oplog_validate_payload agree;
@@ -69,8 +69,16 @@ static int catalog_eq(const oplog_catalog_set *a, const oplog_catalog_set *b)
            strcmp(a->tax_class, b->tax_class) == 0;
 }
 
+/* Empty (the operator's CLI) or a valid id. */
+static void check_opt_id(const char *s, size_t size)
+{
+    check_str(s, size);
+    tu_check(s[0] == '\0' || kassa_valid_id(s, KASSA_ID_MAX));
+}
+
 static void check_sale(const oplog_sale *s)
 {
+    check_opt_id(s->cashier, sizeof s->cashier);
     tu_check(s->n_lines >= 1 && s->n_lines <= OPLOG_SALE_LINES_MAX);
     int64_t total = 0, tax = 0;
     for (size_t i = 0; i < s->n_lines; i++) {
@@ -100,8 +108,8 @@ static void check_sale(const oplog_sale *s)
 
 static int sale_eq(const oplog_sale *a, const oplog_sale *b)
 {
-    if (a->n_lines != b->n_lines || a->tendered != b->tendered || a->total != b->total ||
-        a->tax != b->tax)
+    if (strcmp(a->cashier, b->cashier) != 0 || a->n_lines != b->n_lines ||
+        a->tendered != b->tendered || a->total != b->total || a->tax != b->tax)
         return 0;
     for (size_t i = 0; i < a->n_lines; i++) {
         const oplog_sale_line *x = &a->lines[i], *y = &b->lines[i];
@@ -188,6 +196,41 @@ static int setting_eq(const oplog_setting *a, const oplog_setting *b)
     return strcmp(a->key, b->key) == 0 && strcmp(a->value, b->value) == 0;
 }
 
+static void check_cashier(const oplog_cashier *c)
+{
+    check_str(c->id, sizeof c->id);
+    check_str(c->name, sizeof c->name);
+    check_str(c->pin_hash, sizeof c->pin_hash);
+    tu_check(kassa_valid_id(c->id, KASSA_ID_MAX));
+    tu_check(c->name[0] != '\0' && tu_no_controls(c->name));
+    tu_check(c->role >= 1 && c->role <= 3);
+    tu_check(c->pin_hash[0] != '\0' && tu_no_controls(c->pin_hash));
+}
+
+static int cashier_eq(const oplog_cashier *a, const oplog_cashier *b)
+{
+    return strcmp(a->id, b->id) == 0 && strcmp(a->name, b->name) == 0 && a->role == b->role &&
+           strcmp(a->pin_hash, b->pin_hash) == 0;
+}
+
+static void check_audit(const oplog_audit *a)
+{
+    check_str(a->action, sizeof a->action);
+    tu_check(kassa_valid_id(a->action, OPLOG_SETTING_KEY_MAX));
+    check_opt_id(a->cashier, sizeof a->cashier);
+    check_opt_id(a->supervisor, sizeof a->supervisor);
+    check_str(a->subject, sizeof a->subject);
+    check_str(a->detail, sizeof a->detail);
+    tu_check(tu_no_controls(a->subject) && tu_no_controls(a->detail));
+}
+
+static int audit_eq(const oplog_audit *a, const oplog_audit *b)
+{
+    return strcmp(a->action, b->action) == 0 && strcmp(a->cashier, b->cashier) == 0 &&
+           strcmp(a->supervisor, b->supervisor) == 0 && strcmp(a->subject, b->subject) == 0 &&
+           strcmp(a->detail, b->detail) == 0;
+}
+
 /* ---- dispatch ---- */
 
 static void check_decoded(int kind, const oplog_payload *u)
@@ -212,6 +255,12 @@ static void check_decoded(int kind, const oplog_payload *u)
     case OP_SETTING_SET:
         check_setting(&u->setting);
         break;
+    case OP_CASHIER_SET:
+        check_cashier(&u->cashier);
+        break;
+    case OP_AUDIT:
+        check_audit(&u->audit);
+        break;
     default:
         abort();
     }
@@ -233,6 +282,10 @@ static int payload_eq(int kind, const oplog_payload *a, const oplog_payload *b)
         return stock_eq(&a->stock, &b->stock);
     case OP_SETTING_SET:
         return setting_eq(&a->setting, &b->setting);
+    case OP_CASHIER_SET:
+        return cashier_eq(&a->cashier, &b->cashier);
+    case OP_AUDIT:
+        return audit_eq(&a->audit, &b->audit);
     default:
         abort();
     }
@@ -242,7 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int kind = data[0] & 7;
+    int kind = data[0] & 15;
     const uint8_t *p = data + 1;
     size_t n = size - 1;
 

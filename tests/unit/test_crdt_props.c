@@ -3,13 +3,16 @@
  *
  * Each schedule runs 3 to 5 terminals of one store in process, each in its
  * own data directory, and drives them through the public term API with a
- * fixed-seed PRNG: sales, voids, returns, stock receipts and counts, catalog
- * and tax edits, group-commit batches (committed or rolled back), restarts,
+ * fixed-seed PRNG: sales, voids, returns (by the operator, by a cashier with
+ * a supervisor's approval, or refused: a cashier alone), stock receipts and
+ * counts, catalog and tax edits, cashier records (rare: Argon2id hashing
+ * takes ~75 ms), group-commit batches (committed or rolled back), restarts,
  * and exchanges of export files (exact, duplicated, with gaps that go to the
  * pending queue, held back and delivered out of order), with partitions
  * during which the same sale is voided and returned on different terminals,
- * the same SKU edited or counted on both sides, and clocks that agree (equal
- * hlcs), drift, jump back or run minutes ahead (clamped on import). Refused
+ * the same SKU edited or counted on both sides, the same cashier edited on
+ * both sides, and clocks that agree (equal hlcs), drift, jump back or run
+ * minutes ahead (clamped on import). Refused
  * actions are fine; some are checked to leave the state hash and version
  * vector unchanged. At the end every replica imports everyone's export until
  * quiescent, and the result is checked against an oracle that knows only
@@ -24,8 +27,13 @@
  *  - conflicts: exactly the sales voided twice, voided and returned, or
  *    returned beyond what was sold;
  *  - sales: each one's voided flag and refunded amount;
- *  - last-writer-wins: every catalog field and tax setting holds the value
- *    of the write with the greatest (hlc, origin).
+ *  - last-writer-wins: every catalog field, tax setting and cashier record
+ *    (name, role and PIN hash together) holds the value of the write with
+ *    the greatest (hlc, origin);
+ *  - audit: every replica lists exactly one audit entry per void and return
+ *    that succeeded (the operation just before it), naming the actor's
+ *    cashier and supervisor, the sale and the reason; refused actions leave
+ *    none.
  *
  * Environment: KASSA_PROP_SCHEDULES (default 2000; 300 when
  * KASSA_TEST_SCALE=asan), KASSA_PROP_SEED (base seed; schedule i runs with
@@ -55,10 +63,17 @@
 #define MAX_HELD 6
 #define TENDERED INT64_C(1000000000)
 #define DEFAULT_SEED UINT64_C(0x6b61737361000001)
+#define N_CASHIERS 2
+#define MAX_AUDITS 512
+/* Cashier edits: at most CASHIER_EDITS_MAX in STAFF_SCHEDULE_PERCENT % of
+ * the random schedules, as each costs an Argon2id hash (~75 ms). */
+#define CASHIER_EDITS_MAX 3
+#define STAFF_SCHEDULE_PERCENT 4
 
 static const char *const SKUS[N_SKUS] = {"apple", "bread", "cheese", "dates", "eggs"};
 static const char *const TAX_CLASSES[3] = {"standard", "reduced", "zero"};
 static const char *const TAX_KEYS[2] = {"tax.standard", "tax.reduced"};
+static const char *const CASHIER_IDS[N_CASHIERS] = {"c1", "c2"};
 
 static char g_base[512];
 
@@ -109,6 +124,17 @@ typedef struct lww {
     char text[KASSA_NAME_MAX + 1];
 } lww;
 
+/* The audit entry a void or return wrote, the operation just before it. */
+typedef struct maudit {
+    oplog_sale_ref ref;
+    bool is_void;
+    oplog_sale_ref sale;
+    int64_t refund;
+    char cashier[KASSA_ID_MAX + 1];
+    char supervisor[KASSA_ID_MAX + 1];
+    char reason[sizeof((term_actor *)0)->reason];
+} maudit;
+
 typedef struct model {
     int64_t received[N_SKUS]; /* initial stock + receipts */
     int64_t count_delta[N_SKUS];
@@ -117,6 +143,10 @@ typedef struct model {
     int64_t drawer[MAX_REPLICAS];
     lww name[N_SKUS], price[N_SKUS], tax_class[N_SKUS];
     lww tax[2];
+    lww cashier[N_CASHIERS]; /* num: role, text: name */
+    char pin_hash[N_CASHIERS][OPLOG_PIN_HASH_MAX + 1];
+    maudit audits[MAX_AUDITS];
+    size_t n_audits;
 } model;
 
 /* ---- a schedule ---- */
@@ -139,7 +169,7 @@ typedef struct held_file {
 
 typedef struct stats {
     unsigned long sales, voids, returns, refusals, imports, pending_ops, held, dup_imports,
-        conflicts, clamps;
+        conflicts, clamps, supervised, auth_refusals, cashier_sets, staff_schedules;
 } stats;
 
 typedef struct sched {
@@ -158,6 +188,9 @@ typedef struct sched {
     held_file held[MAX_HELD];
     size_t n_held;
     model m;
+    bool random_actors;      /* voids and returns by random actors */
+    const term_actor *actor; /* else this one (NULL: the operator) */
+    int cashier_budget;      /* cashier edits this schedule may still make */
     term_sale_result *res;
     kbuf trace;
     kbuf file, file2;
@@ -371,25 +404,34 @@ static void snap_check(sched *s, int i, snapshot *sn, const char *what)
     PCHECK(s, same, "%s on %s changed the replica's state or version vector", what, s->node[i]);
 }
 
-/* Feeds this replica's own catalog and setting operations not seen yet into
- * the last-writer-wins oracle: the (hlc, origin) stamps are read from the
- * log, the winners are computed here. */
-static void lww_put(lww *reg, hlc_ts hlc, const char *origin, int64_t num, const char *text)
+/* Feeds this replica's own catalog, setting and cashier operations not seen
+ * yet into the last-writer-wins oracle: the (hlc, origin) stamps are read
+ * from the log, the winners are computed here. */
+static bool lww_put(lww *reg, hlc_ts hlc, const char *origin, int64_t num, const char *text)
 {
     if (reg->set && (hlc < reg->hlc || (hlc == reg->hlc && strcmp(origin, reg->origin) <= 0)))
-        return;
+        return false;
     reg->set = true;
     reg->hlc = hlc;
     snprintf(reg->origin, sizeof reg->origin, "%s", origin);
     reg->num = num;
     snprintf(reg->text, sizeof reg->text, "%s", text ? text : "");
+    return true;
+}
+
+static int cashier_index(const char *id)
+{
+    for (int i = 0; i < N_CASHIERS; i++)
+        if (strcmp(CASHIER_IDS[i], id) == 0)
+            return i;
+    return -1;
 }
 
 static void lww_scan(sched *s, int i)
 {
     static const char SQL[] =
         "SELECT p.seq, p.hlc, p.kind, p.payload FROM ops p JOIN origins o ON o.id = p.origin "
-        "WHERE o.name = ?1 AND p.seq > ?2 AND p.kind IN (1, 7) ORDER BY p.seq";
+        "WHERE o.name = ?1 AND p.seq > ?2 AND p.kind IN (1, 7, 8) ORDER BY p.seq";
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->t[i]->st.db, SQL, -1, &st, NULL);
     PCHECK(s, rc == SQLITE_OK, "prepare: %s", sqlite3_errmsg(s->t[i]->st.db));
@@ -415,6 +457,14 @@ static void lww_scan(sched *s, int i)
                 lww_put(&s->m.price[k], hlc, s->node[i], c.price, NULL);
             if (c.fields & CATALOG_F_TAX_CLASS)
                 lww_put(&s->m.tax_class[k], hlc, s->node[i], 0, c.tax_class);
+        } else if (kind == OP_CASHIER_SET) {
+            oplog_cashier c;
+            int drc = oplog_decode_cashier(p, len, &c, &err);
+            PCHECK_RC(s, drc, err, "decode cashier_set");
+            int k = cashier_index(c.id);
+            PCHECK(s, k >= 0, "cashier op for unknown id %s", c.id);
+            if (lww_put(&s->m.cashier[k], hlc, s->node[i], c.role, c.name))
+                snprintf(s->m.pin_hash[k], sizeof s->m.pin_hash[k], "%s", c.pin_hash);
         } else {
             oplog_setting set;
             int drc = oplog_decode_setting(p, len, &set, &err);
@@ -666,33 +716,99 @@ static bool knows(sched *s, int i, int sale)
     return k;
 }
 
+/* Who performs the next void or return on replica i: s->actor when set;
+ * in random schedules the operator's CLI (no actor), a cashier with a
+ * supervisor's approval, or now and then a cashier alone, whom the terminal
+ * must refuse (returns false then). */
+static bool set_actor(sched *s, int i)
+{
+    term_actor *a = &s->t[i]->actor;
+    memset(a, 0, sizeof *a);
+    if (s->actor) {
+        *a = *s->actor;
+    } else if (s->random_actors) {
+        int d = (int)tu_rng_range(&s->r, 0, 99);
+        if (d >= 40) {
+            snprintf(a->cashier, sizeof a->cashier, "c%d", (int)tu_rng_range(&s->r, 1, 3));
+            if (d < 92)
+                snprintf(a->supervisor, sizeof a->supervisor, "s%d",
+                         (int)tu_rng_range(&s->r, 1, 2));
+            if (tu_rng_chance(&s->r, 70))
+                snprintf(a->reason, sizeof a->reason, "reason %d, step",
+                         (int)tu_rng_range(&s->r, 0, 999));
+        }
+    }
+    return !a->cashier[0] || a->supervisor[0];
+}
+
+static void clear_actor(sched *s, int i)
+{
+    memset(&s->t[i]->actor, 0, sizeof s->t[i]->actor);
+}
+
+/* A void or return just succeeded on replica i: its audit operation is the
+ * one before it. */
+static void record_audit(sched *s, int i, bool is_void, const msale *ms, int64_t refund)
+{
+    PCHECK(s, s->m.n_audits < MAX_AUDITS, "too many audit entries for the model");
+    oplog_vv vv;
+    get_vv(s, i, &vv);
+    uint64_t head = oplog_vv_get(&vv, s->node[i]);
+    oplog_vv_free(&vv);
+    PCHECK(s, head >= 2, "%s: a %s left the log at seq %llu", s->node[i],
+           is_void ? "void" : "return", (unsigned long long)head);
+    const term_actor *a = &s->t[i]->actor;
+    maudit *e = &s->m.audits[s->m.n_audits++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->ref.origin, s->node[i], sizeof s->node[i]);
+    e->ref.seq = head - 1;
+    e->is_void = is_void;
+    e->sale = ms->ref;
+    e->refund = refund;
+    snprintf(e->cashier, sizeof e->cashier, "%s", a->cashier);
+    snprintf(e->supervisor, sizeof e->supervisor, "%s", a->supervisor);
+    snprintf(e->reason, sizeof e->reason, "%s", a->reason);
+    if (a->cashier[0])
+        g_stats.supervised++;
+}
+
 static int do_void(sched *s, int i, int sale)
 {
     msale *ms = &s->m.sales[sale];
     kassa_err err;
     int64_t refund = -1;
     snapshot sn;
-    bool check = tu_rng_chance(&s->r, 30);
+    bool allowed = set_actor(s, i);
+    bool check = !allowed || tu_rng_chance(&s->r, 30);
     if (check)
         snap_take(s, i, &sn);
     int rc = term_void(s->t[i], &ms->ref, &refund, &err);
-    trace(s, "%s void %s/%llu: %s", s->node[i], ms->ref.origin, (unsigned long long)ms->ref.seq,
+    trace(s, "%s void %s/%llu by [%s|%s]: %s", s->node[i], ms->ref.origin,
+          (unsigned long long)ms->ref.seq, s->t[i]->actor.cashier, s->t[i]->actor.supervisor,
           rc == KASSA_OK ? "ok" : err.msg);
     if (rc == KASSA_OK) {
         if (check)
             oplog_vv_free(&sn.vv);
+        PCHECK(s, allowed, "a void by cashier %s without a supervisor was accepted",
+               s->t[i]->actor.cashier);
         PCHECK(s, refund == ms->total, "void of %s/%llu refunded %lld, the sale took %lld",
                ms->ref.origin, (unsigned long long)ms->ref.seq, (long long)refund,
                (long long)ms->total);
+        record_audit(s, i, true, ms, refund);
+        clear_actor(s, i);
         ms->voids++;
         ms->void_refunds += refund;
         s->m.drawer[i] -= refund;
         g_stats.voids++;
         return rc;
     }
-    PCHECK(s, rc == KASSA_ECONFLICT, "void of %s/%llu on %s: unexpected rc %d: %s", ms->ref.origin,
+    clear_actor(s, i);
+    /* Refusals of what was done already come first; then the actor's. */
+    PCHECK(s, rc == KASSA_ECONFLICT || (!allowed && rc == KASSA_EAUTH),
+           "void of %s/%llu on %s: unexpected rc %d: %s", ms->ref.origin,
            (unsigned long long)ms->ref.seq, s->node[i], rc, err.msg);
     g_stats.refusals++;
+    g_stats.auth_refusals += rc == KASSA_EAUTH;
     if (check)
         snap_check(s, i, &sn, "a refused void");
     return rc;
@@ -719,17 +835,26 @@ static int do_return(sched *s, int i, int sale, int n, const int *sku, const int
     int64_t refund = -1;
     oplog_sale_ref rref;
     snapshot sn;
-    bool check = tu_rng_chance(&s->r, 30);
+    bool allowed = set_actor(s, i);
+    bool check = !allowed || tu_rng_chance(&s->r, 30);
     if (check)
         snap_take(s, i, &sn);
     int rc = term_return(s->t[i], &ms->ref, &req, &rref, &refund, &err);
-    trace(s, "%s return%s of %s/%llu: %s", s->node[i], desc, ms->ref.origin,
-          (unsigned long long)ms->ref.seq, rc == KASSA_OK ? "ok" : err.msg);
+    trace(s, "%s return%s of %s/%llu by [%s|%s]: %s", s->node[i], desc, ms->ref.origin,
+          (unsigned long long)ms->ref.seq, s->t[i]->actor.cashier, s->t[i]->actor.supervisor,
+          rc == KASSA_OK ? "ok" : err.msg);
     if (rc == KASSA_OK) {
         if (check)
             oplog_vv_free(&sn.vv);
+        PCHECK(s, allowed, "a return by cashier %s without a supervisor was accepted",
+               s->t[i]->actor.cashier);
         PCHECK(s, refund >= 0 && strcmp(rref.origin, s->node[i]) == 0,
                "return refund %lld, ref origin %s", (long long)refund, rref.origin);
+        record_audit(s, i, false, ms, refund);
+        PCHECK(s, rref.seq == s->m.audits[s->m.n_audits - 1].ref.seq + 1,
+               "return %s/%llu does not follow its audit operation", rref.origin,
+               (unsigned long long)rref.seq);
+        clear_actor(s, i);
         ms->returns++;
         for (int k = 0; k < n; k++)
             ms->returned[sku[k]] += qty[k];
@@ -738,9 +863,11 @@ static int do_return(sched *s, int i, int sale, int n, const int *sku, const int
         g_stats.returns++;
         return rc;
     }
-    PCHECK(s, rc == KASSA_ECONFLICT || rc == KASSA_EINVAL, "return on %s: unexpected rc %d: %s",
-           s->node[i], rc, err.msg);
+    clear_actor(s, i);
+    PCHECK(s, rc == KASSA_ECONFLICT || rc == KASSA_EINVAL || (!allowed && rc == KASSA_EAUTH),
+           "return on %s: unexpected rc %d: %s", s->node[i], rc, err.msg);
     g_stats.refusals++;
+    g_stats.auth_refusals += rc == KASSA_EAUTH;
     if (check)
         snap_check(s, i, &sn, "a refused return");
     return rc;
@@ -842,6 +969,46 @@ static void act_tax(sched *s, int i, int k)
     trace(s, "%s setting %s = %s", s->node[i], TAX_KEYS[k], value);
 }
 
+/* Sets cashier k's record on replica i (an Argon2id hash: slow). */
+static void do_cashier_set(sched *s, int i, int k, const char *name, term_role role,
+                           const char *pin)
+{
+    kassa_err err;
+    int rc = term_cashier_set(s->t[i], CASHIER_IDS[k], name, role, pin, &err);
+    PCHECK_RC(s, rc, err, "term_cashier_set");
+    lww_scan(s, i);
+    g_stats.cashier_sets++;
+    trace(s, "%s cashier %s name %s role %d pin %s", s->node[i], CASHIER_IDS[k], name, (int)role,
+          pin);
+}
+
+/* A random cashier edit on replica i, within the schedule's budget; now and
+ * then a refused one first (cheap: refused before hashing). */
+static void act_cashier(sched *s, int i, int k)
+{
+    if (tu_rng_chance(&s->r, 30)) {
+        static const char *const BAD_PINS[] = {"123", "1234567890123", "12a4", ""};
+        const char *pin = BAD_PINS[tu_rng_range(&s->r, 0, 3)];
+        snapshot sn;
+        snap_take(s, i, &sn);
+        kassa_err err;
+        int rc = term_cashier_set(s->t[i], CASHIER_IDS[k], "Refused", TERM_ROLE_CASHIER, pin, &err);
+        PCHECK(s, rc == KASSA_EINVAL, "cashier with PIN \"%s\": rc %d", pin, rc);
+        snap_check(s, i, &sn, "a refused cashier edit");
+        trace(s, "%s cashier %s with PIN \"%s\" refused", s->node[i], CASHIER_IDS[k], pin);
+    }
+    if (s->cashier_budget <= 0)
+        return;
+    s->cashier_budget--;
+    char name[32], pin[16];
+    snprintf(name, sizeof name, "Cashier %s-%d", CASHIER_IDS[k], (int)tu_rng_range(&s->r, 0, 999));
+    int digits = (int)tu_rng_range(&s->r, TERM_PIN_MIN, TERM_PIN_MAX);
+    for (int d = 0; d < digits; d++)
+        pin[d] = (char)('0' + tu_rng_range(&s->r, 0, 9));
+    pin[digits] = '\0';
+    do_cashier_set(s, i, k, name, (term_role)tu_rng_range(&s->r, 1, 3), pin);
+}
+
 /* Two sides of a partition act on the same thing: the merge must resolve. */
 static void act_concurrent(sched *s)
 {
@@ -853,7 +1020,9 @@ static void act_concurrent(sched *s)
             b[nb++] = i;
     }
     int x = a[tu_rng_range(&s->r, 0, na - 1)], y = b[tu_rng_range(&s->r, 0, nb - 1)];
-    int kind = (int)tu_rng_range(&s->r, 0, 5);
+    /* Kind 6, the same cashier edited on both sides, only while the
+     * schedule's budget of slow cashier edits lasts. */
+    int kind = (int)tu_rng_range(&s->r, 0, s->cashier_budget >= 2 ? 6 : 5);
     trace(s, "concurrent burst %d on %s and %s", kind, s->node[x], s->node[y]);
     if (kind <= 2) {
         int sale = known_sale(s, x);
@@ -888,6 +1057,10 @@ static void act_concurrent(sched *s)
     if (kind == 3) {
         act_catalog(s, x, k);
         act_catalog(s, y, k);
+    } else if (kind == 6) {
+        int c = (int)tu_rng_range(&s->r, 0, N_CASHIERS - 1);
+        act_cashier(s, x, c);
+        act_cashier(s, y, c);
     } else if (kind == 5) {
         int key = (int)tu_rng_range(&s->r, 0, 1);
         act_tax(s, x, key);
@@ -1169,6 +1342,87 @@ static int check_stock_row(const char *sku, int64_t qty, void *ctx)
     return KASSA_OK;
 }
 
+typedef struct audit_seen {
+    sched *s;
+    int replica;
+    size_t n;
+    hlc_ts last_hlc;
+    bool seen[MAX_AUDITS];
+} audit_seen;
+
+static int check_audit_row(const term_audit_entry *e, void *ctx)
+{
+    audit_seen *c = ctx;
+    sched *s = c->s;
+    int k = -1;
+    for (size_t j = 0; j < s->m.n_audits && k < 0; j++)
+        if (s->m.audits[j].ref.seq == e->ref.seq &&
+            strcmp(s->m.audits[j].ref.origin, e->ref.origin) == 0)
+            k = (int)j;
+    PCHECK(s, k >= 0, "%s lists audit entry %s/%llu (%s of %s) the model never made",
+           s->node[c->replica], e->ref.origin, (unsigned long long)e->ref.seq, e->action,
+           e->subject);
+    PCHECK(s, !c->seen[k], "%s lists audit entry %s/%llu twice", s->node[c->replica], e->ref.origin,
+           (unsigned long long)e->ref.seq);
+    PCHECK(s, e->hlc >= c->last_hlc, "%s: audit entries out of time order at %s/%llu",
+           s->node[c->replica], e->ref.origin, (unsigned long long)e->ref.seq);
+    c->last_hlc = e->hlc;
+    c->seen[k] = true;
+    c->n++;
+    const maudit *m = &s->m.audits[k];
+    char sale_id[KASSA_ID_MAX + 24], money[MONEY_STR_SIZE];
+    oplog_sale_id(&m->sale, sale_id, sizeof sale_id);
+    money_format(m->refund, money);
+    /* A void's detail is the reason; a return's names the refund too. */
+    bool detail_ok = m->is_void
+                         ? strcmp(e->detail, m->reason) == 0
+                         : tu_contains(e->detail, money) && tu_contains(e->detail, m->reason);
+    PCHECK(s,
+           strcmp(e->action, m->is_void ? "void" : "return") == 0 &&
+               strcmp(e->cashier, m->cashier) == 0 && strcmp(e->supervisor, m->supervisor) == 0 &&
+               strcmp(e->subject, sale_id) == 0 && detail_ok,
+           "%s: audit entry %s/%llu is [%s|%s|%s|%s|%s], the model's [%s|%s|%s|%s|reason %s, "
+           "refund %s]",
+           s->node[c->replica], e->ref.origin, (unsigned long long)e->ref.seq, e->action,
+           e->cashier, e->supervisor, e->subject, e->detail, m->is_void ? "void" : "return",
+           m->cashier, m->supervisor, sale_id, m->reason, money);
+    return KASSA_OK;
+}
+
+typedef struct cashier_seen {
+    sched *s;
+    int replica;
+    size_t n;
+} cashier_seen;
+
+static int check_cashier_row(const term_cashier *c, void *ctx)
+{
+    cashier_seen *cs = ctx;
+    sched *s = cs->s;
+    int k = cashier_index(c->id);
+    PCHECK(s, k >= 0 && s->m.cashier[k].set, "%s lists cashier %s, never set", s->node[cs->replica],
+           c->id);
+    const lww *w = &s->m.cashier[k];
+    PCHECK(s, strcmp(c->name, w->text) == 0 && (int64_t)c->role == w->num,
+           "%s: cashier %s is %s (role %d), last writer %s@%llu wrote %s (role %lld)",
+           s->node[cs->replica], c->id, c->name, (int)c->role, w->origin,
+           (unsigned long long)w->hlc, w->text, (long long)w->num);
+    /* The PIN hash goes with the record: the same write's. */
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(s->t[cs->replica]->st.db,
+                                "SELECT pin_hash FROM cashiers WHERE id = ?1", -1, &st, NULL);
+    PCHECK(s, rc == SQLITE_OK, "prepare: %d", rc);
+    sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    bool same =
+        rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), s->m.pin_hash[k]) == 0;
+    sqlite3_finalize(st);
+    PCHECK(s, same, "%s: cashier %s has another write's PIN hash than its name and role (%s)",
+           s->node[cs->replica], c->id, w->origin);
+    cs->n++;
+    return KASSA_OK;
+}
+
 /* On a state-hash mismatch: the first rows that differ, projection by
  * projection (the same listings as term_state_hash's). */
 static const char *const DIFF_QUERIES[] = {
@@ -1182,7 +1436,12 @@ static const char *const DIFF_QUERIES[] = {
     "sale_returns r JOIN origins o ON o.id = r.origin ORDER BY o.name, r.seq, r.sku",
     "SELECT 'drawer', o.name, d.p, d.n FROM drawer d JOIN origins o ON o.id = d.origin "
     "ORDER BY o.name",
+    /* The ones above are those an audit operation leaves alone. */
+    "SELECT 'cashier', id, name, role, pin_hash FROM cashiers ORDER BY id",
+    "SELECT 'audit', o.name, a.seq, a.action, a.cashier, a.supervisor, a.subject, a.detail "
+    "FROM audit a JOIN origins o ON o.id = a.origin ORDER BY o.name, a.seq",
 };
+#define N_SALE_QUERIES 6
 
 static void dump_rows(sqlite3 *db, const char *sql, kbuf *out)
 {
@@ -1199,6 +1458,28 @@ static void dump_rows(sqlite3 *db, const char *sql, kbuf *out)
     }
     kbuf_put_u8(out, 0);
     sqlite3_finalize(st);
+}
+
+/* The rows of the first nq DIFF_QUERIES, into out. */
+static void projection_rows(sched *s, int i, size_t nq, kbuf *out)
+{
+    kbuf_reset(out);
+    for (size_t q = 0; q < nq; q++)
+        dump_rows(s->t[i]->st.db, DIFF_QUERIES[q], out);
+    PCHECK(s, !out->oom, "out of memory");
+}
+
+typedef struct audit_list {
+    size_t n;
+    term_audit_entry last;
+} audit_list;
+
+static int list_audit(const term_audit_entry *e, void *ctx)
+{
+    audit_list *l = ctx;
+    l->n++;
+    l->last = *e;
+    return KASSA_OK;
 }
 
 static void describe_diff(sched *s, int a, int b)
@@ -1334,6 +1615,21 @@ static void check_oracle(sched *s)
             PCHECK(s, bp == want, "%s: %s is %d, last writer says %lld", s->node[i], TAX_KEYS[k],
                    bp, (long long)want);
         }
+        /* cashiers: the last writer's record */
+        cashier_seen cs = {.s = s, .replica = i};
+        rc = term_cashiers_each(t, check_cashier_row, &cs, &err);
+        PCHECK_RC(s, rc, err, "term_cashiers_each");
+        size_t want_cashiers = 0;
+        for (int k = 0; k < N_CASHIERS; k++)
+            want_cashiers += s->m.cashier[k].set;
+        PCHECK(s, cs.n == want_cashiers, "%s lists %zu cashiers, model %zu", s->node[i], cs.n,
+               want_cashiers);
+        /* audit: one entry per void and return, in time order */
+        audit_seen as = {.s = s, .replica = i};
+        rc = term_audit_each(t, check_audit_row, &as, &err);
+        PCHECK_RC(s, rc, err, "term_audit_each");
+        PCHECK(s, as.n == s->m.n_audits, "%s lists %zu audit entries, model %zu", s->node[i], as.n,
+               s->m.n_audits);
         /* the logs */
         term_verify_report vr;
         rc = term_log_verify(t, &vr, &err);
@@ -1349,8 +1645,12 @@ static void run_schedule(uint64_t seed, int steps_max)
     tu_rng pre;
     tu_rng_seed(&pre, seed ^ UINT64_C(0x5eed));
     int n = (int)tu_rng_range(&pre, 3, MAX_REPLICAS);
+    bool staff = tu_rng_chance(&pre, STAFF_SCHEDULE_PERCENT);
     sched *s = sched_new(seed, n);
     s->replayable = true;
+    s->random_actors = true;
+    s->cashier_budget = staff ? CASHIER_EDITS_MAX : 0;
+    g_stats.staff_schedules += staff;
     /* Clocks: small offsets; now and then one far ahead (clamped by the
      * others) or jumping backwards mid-run. */
     bool same_clock = tu_rng_chance(&s->r, 35); /* many equal hlcs: LWW ties */
@@ -1368,6 +1668,10 @@ static void run_schedule(uint64_t seed, int steps_max)
         if (tu_rng_chance(&s->r, 2)) {
             s->clk[i].offset += tu_rng_range(&s->r, -5000, 2000);
             trace(s, "clock of %s now offset %lld ms", s->node[i], (long long)s->clk[i].offset);
+        }
+        if (s->cashier_budget > 0 && tu_rng_chance(&s->r, 3)) {
+            act_cashier(s, i, (int)tu_rng_range(&s->r, 0, N_CASHIERS - 1));
+            continue;
         }
         int dice = (int)tu_rng_range(&s->r, 0, 99);
         if (dice < 24) {
@@ -1449,12 +1753,15 @@ static void test_random_schedules(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     print_message("%llu schedules (seeds 0x%016llx..) in %.1f s: %lu sales, %lu voids, %lu "
-                  "returns, %lu refusals, %lu imports (%lu re-imports, %lu files held), %lu "
-                  "pending after import, %lu clock clamps, %lu conflicts at the end\n",
+                  "returns (%lu by a supervised cashier), %lu refusals (%lu of a cashier "
+                  "alone), %lu imports (%lu re-imports, %lu files held), %lu pending after "
+                  "import, %lu clock clamps, %lu conflicts at the end, %lu cashier edits in %lu "
+                  "schedules\n",
                   (unsigned long long)n, (unsigned long long)base, secs, g_stats.sales,
-                  g_stats.voids, g_stats.returns, g_stats.refusals, g_stats.imports,
-                  g_stats.dup_imports, g_stats.held, g_stats.pending_ops, g_stats.clamps,
-                  g_stats.conflicts);
+                  g_stats.voids, g_stats.returns, g_stats.supervised, g_stats.refusals,
+                  g_stats.auth_refusals, g_stats.imports, g_stats.dup_imports, g_stats.held,
+                  g_stats.pending_ops, g_stats.clamps, g_stats.conflicts, g_stats.cashier_sets,
+                  g_stats.staff_schedules);
 }
 
 /* ---- targeted, deterministic schedules ---- */
@@ -1641,28 +1948,45 @@ static void test_return_before_sale_pending(void **state)
     get_vv(s, 1, &v1);
     assert_int_equal(oplog_vv_set(&since, "T1", oplog_vv_get(&v1, "T1"), &err), KASSA_OK);
     oplog_vv_free(&v1);
-    uint8_t before[32], after[32];
-    state_hash(s, 2, before);
+    kbuf before, after;
+    kbuf_init(&before);
+    kbuf_init(&after);
+    projection_rows(s, 2, N_SALE_QUERIES, &before);
     do_export(s, 1, &since, &s->file);
     oplog_vv_free(&since);
     term_import_report rep;
     do_import(s, 2, &s->file, &rep, "return before sale");
-    assert_int_equal(rep.in_file, 1);
-    assert_int_equal(rep.applied, 0);
+    /* T2/1 is the return's audit operation: it needs nothing and applies;
+     * T2/2, the return, waits for its sale. */
+    assert_int_equal(rep.in_file, 2);
+    assert_int_equal(rep.applied, 1);
     assert_int_equal(rep.pending, 1);
     assert_int_equal(pending_of(s, 2), 1);
-    state_hash(s, 2, after);
-    PCHECK(s, memcmp(before, after, 32) == 0, "a pending return changed T3's state");
+    projection_rows(s, 2, N_SALE_QUERIES, &after);
+    bool same = before.len == after.len && memcmp(before.data, after.data, before.len) == 0;
+    kbuf_free(&before);
+    kbuf_free(&after);
+    PCHECK(s, same, "a pending return changed T3's catalog, stock, sales or drawers");
+    audit_list al = {0};
+    assert_int_equal(term_audit_each(s->t[2], list_audit, &al, &err), KASSA_OK);
+    assert_int_equal(al.n, 1);
+    assert_string_equal(al.last.action, "return");
+    assert_string_equal(al.last.ref.origin, "T2");
+    assert_int_equal(al.last.ref.seq, 1);
+    char sale_id[KASSA_ID_MAX + 24];
+    oplog_sale_id(&s->m.sales[sale].ref, sale_id, sizeof sale_id);
+    assert_string_equal(al.last.subject, sale_id);
     int64_t q, returned;
     assert_int_equal(term_stock_get(s->t[2], "apple", &q, &err), KASSA_OK);
     assert_int_equal(q, 20);
     oplog_vv v3;
     get_vv(s, 2, &v3);
-    assert_int_equal(oplog_vv_get(&v3, "T2"), 0);
+    assert_int_equal(oplog_vv_get(&v3, "T2"), 1);
     oplog_vv_free(&v3);
-    /* The same file again: still pending, nothing applied, still one. */
+    /* The same file again: the audit held, the return still pending. */
     do_import(s, 2, &s->file, &rep, "return before sale, again");
     assert_int_equal(rep.applied, 0);
+    assert_int_equal(rep.duplicates, 1);
     assert_int_equal(rep.pending, 1);
     /* Now the sale. */
     exchange_exact(s, 0, 2);
@@ -1702,6 +2026,79 @@ static void test_void_and_free_return_apart(void **state)
     sched_end(s);
 }
 
+static void check_pin(sched *s, int i, int k, const char *pin, int want)
+{
+    kassa_err err;
+    term_cashier c;
+    int64_t retry = -1;
+    int rc = term_cashier_check_pin(s->t[i], CASHIER_IDS[k], pin, &c, &retry, &err);
+    PCHECK(s, rc == want, "%s: PIN %s of %s: rc %d (%s), want %d", s->node[i], pin, CASHIER_IDS[k],
+           rc, rc == KASSA_OK ? "ok" : err.msg, want);
+    PCHECK(s, retry == 0, "%s: retry_after_ms %lld without a lockout", s->node[i],
+           (long long)retry);
+}
+
+/* (f) The same cashier edited on two terminals while apart, merged in both
+ * orders: the whole record of the later write (name, role and PIN) wins
+ * everywhere, and an equal hlc goes to the greater origin. Voids and
+ * returns by cashiers with a supervisor's approval, and one by a cashier
+ * alone (refused), audited on every replica alike. */
+static void test_cashiers_and_supervised_apart(void **state)
+{
+    (void)state;
+    sched *s = sched_new(0xf, 3);
+    setup_catalog(s, false);
+    s->now += 1000;
+    do_cashier_set(s, 0, 0, "Ann", TERM_ROLE_CASHIER, "1111");
+    s->clk[1].offset = 5;
+    do_cashier_set(s, 1, 0, "Anna", TERM_ROLE_SUPERVISOR, "222222");
+    PCHECK(s, last_op_hlc(s, 1) > last_op_hlc(s, 0), "T2's edit should be newer");
+    /* Same hlc on both: T2, the greater origin, wins. */
+    s->now += 1000;
+    s->clk[1].offset = 0;
+    do_cashier_set(s, 1, 1, "Bob by T2", TERM_ROLE_MANAGER, "3333");
+    do_cashier_set(s, 0, 1, "Bob by T1", TERM_ROLE_CASHIER, "4444");
+    PCHECK(s, last_op_hlc(s, 0) == last_op_hlc(s, 1), "both edits should share one hlc");
+    exchange_exact(s, 1, 2); /* T3: the winners first */
+    exchange_exact(s, 0, 2);
+    exchange_exact(s, 0, 1); /* T2: its own first */
+    exchange_exact(s, 1, 0); /* T1: its own first */
+    assert_same_state(s, 0, 1);
+    assert_same_state(s, 0, 2);
+    check_pin(s, 0, 0, "222222", KASSA_OK);
+    check_pin(s, 2, 0, "222222", KASSA_OK);
+    check_pin(s, 0, 0, "1111", KASSA_EAUTH);
+    check_pin(s, 0, 1, "3333", KASSA_OK);
+    check_pin(s, 1, 1, "4444", KASSA_EAUTH);
+
+    int sku[2] = {SKU_APPLE, SKU_BREAD};
+    int64_t qty[2] = {3, 2}, one = 1;
+    int a = do_sale(s, 0, 2, sku, qty, NULL, NULL);
+    int b = do_sale(s, 0, 1, sku, qty, NULL, NULL);
+    exchange_exact(s, 0, 1);
+    exchange_exact(s, 0, 2);
+    term_actor alone = {.cashier = "c2"};
+    term_actor t1 = {.cashier = "c1", .supervisor = "c2", .reason = "damaged"};
+    term_actor t2 = {.cashier = "c2", .supervisor = "c1", .reason = "wrong size"};
+    s->actor = &alone;
+    assert_int_equal(do_void(s, 2, a), KASSA_EAUTH);
+    assert_int_equal(do_return(s, 2, b, 1, &sku[0], &one), KASSA_EAUTH);
+    s->actor = &t1;
+    assert_int_equal(do_void(s, 0, a), KASSA_OK);
+    s->actor = &t2;
+    assert_int_equal(do_return(s, 1, a, 1, &sku[1], &one), KASSA_OK);
+    assert_int_equal(do_return(s, 1, b, 1, &sku[0], &one), KASSA_OK);
+    s->actor = NULL;
+    /* The operator on T3, which has not seen T2's return of b: allowed,
+     * audited with no cashier, and a conflict for review. */
+    assert_int_equal(do_void(s, 2, b), KASSA_OK);
+    full_exchange(s);
+    PCHECK(s, s->m.n_audits == 4, "four audited actions, the model has %zu", s->m.n_audits);
+    PCHECK(s, model_conflict(&s->m.sales[b]), "the model should see a conflict");
+    check_oracle(s);
+    sched_end(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1710,6 +2107,7 @@ int main(void)
         cmocka_unit_test_teardown(test_lww_concurrent_prices, test_teardown),
         cmocka_unit_test_teardown(test_return_before_sale_pending, test_teardown),
         cmocka_unit_test_teardown(test_void_and_free_return_apart, test_teardown),
+        cmocka_unit_test_teardown(test_cashiers_and_supervised_apart, test_teardown),
         cmocka_unit_test_teardown(test_random_schedules, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

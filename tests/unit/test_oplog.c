@@ -54,6 +54,7 @@ static void expect_corrupt(int kind, const kbuf *b, const char *what)
     assert_true(tu_contains(err.msg, "malformed"));
     assert_true(tu_contains(err.msg, kind == OP_STOCK_COUNT || kind == OP_STOCK_RECEIVE ? "stock"
                                      : kind == OP_SETTING_SET                           ? "setting"
+                                     : kind == OP_CASHIER_SET                           ? "cashier"
                                                               : oplog_kind_name(kind)));
 }
 
@@ -195,6 +196,36 @@ static oplog_setting sample_setting(const char *key, const char *value)
     return s;
 }
 
+/* An Argon2id string as crypto_pwhash_str writes it (the decoder takes any
+ * printable text: it does not parse the hash). */
+#define SAMPLE_PIN_HASH                                                                            \
+    "$argon2id$v=19$m=65536,t=2,p=1$z+rPYMTZtHKzlTaeq+VdCQ$"                                       \
+    "4tWoG7kIOgrE2J3NrHJPp9hGJuvJID68hL70lcoB6"                                                    \
+    "qQ"
+
+static oplog_cashier sample_cashier(void)
+{
+    oplog_cashier c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.id, sizeof c.id, "alice-01");
+    snprintf(c.name, sizeof c.name, "Alice M\xc3\xbcller");
+    c.role = 1;
+    snprintf(c.pin_hash, sizeof c.pin_hash, "%s", SAMPLE_PIN_HASH);
+    return c;
+}
+
+static oplog_audit sample_audit(void)
+{
+    oplog_audit a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.action, sizeof a.action, "void");
+    snprintf(a.cashier, sizeof a.cashier, "alice-01");
+    snprintf(a.supervisor, sizeof a.supervisor, "bob");
+    snprintf(a.subject, sizeof a.subject, "till-2-42");
+    snprintf(a.detail, sizeof a.detail, "customer changed her mind \xe2\x80\x94 50%% off");
+    return a;
+}
+
 /* ---- equality ---- */
 
 static void assert_catalog_eq(const oplog_catalog_set *a, const oplog_catalog_set *b)
@@ -213,6 +244,7 @@ static void assert_catalog_eq(const oplog_catalog_set *a, const oplog_catalog_se
 
 static void assert_sale_eq(const oplog_sale *a, const oplog_sale *b)
 {
+    assert_string_equal(a->cashier, b->cashier);
     assert_int_equal(a->n_lines, b->n_lines);
     for (size_t i = 0; i < a->n_lines; i++) {
         assert_string_equal(a->lines[i].sku, b->lines[i].sku);
@@ -222,6 +254,23 @@ static void assert_sale_eq(const oplog_sale *a, const oplog_sale *b)
         assert_true(a->lines[i].tax == b->lines[i].tax);
     }
     assert_true(a->tendered == b->tendered);
+}
+
+static void assert_cashier_eq(const oplog_cashier *a, const oplog_cashier *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->name, b->name);
+    assert_int_equal(a->role, b->role);
+    assert_string_equal(a->pin_hash, b->pin_hash);
+}
+
+static void assert_audit_eq(const oplog_audit *a, const oplog_audit *b)
+{
+    assert_string_equal(a->action, b->action);
+    assert_string_equal(a->cashier, b->cashier);
+    assert_string_equal(a->supervisor, b->supervisor);
+    assert_string_equal(a->subject, b->subject);
+    assert_string_equal(a->detail, b->detail);
 }
 
 static void assert_return_eq(const oplog_return *a, const oplog_return *b)
@@ -346,6 +395,17 @@ static void test_sale_round_trip(void **state)
     in->tendered = PRICING_AMOUNT_MAX;
     round_trip(OP_SALE, in, out, sizeof *out, "sale with gross at the limit");
     assert_sale_eq(in, out);
+
+    /* The cashier who sold: none (the operator's CLI), or any valid id up to
+     * the longest. */
+    static const char *const cashiers[] = {"", "c", "alice-01", "x.y_z-9",
+                                           "abcdefghijklmnopqrstuvwxyz._-ABC"};
+    for (size_t k = 0; k < KASSA_ARRAY_LEN(cashiers); k++) {
+        sample_sale(in, 2);
+        snprintf(in->cashier, sizeof in->cashier, "%s", cashiers[k]);
+        round_trip(OP_SALE, in, out, sizeof *out, cashiers[k]);
+        assert_sale_eq(in, out);
+    }
 
     /* SKUs differing only in case are different SKUs. */
     memset(in, 0, sizeof *in);
@@ -496,6 +556,66 @@ static void test_setting_round_trip(void **state)
     }
 }
 
+static void test_cashier_round_trip(void **state)
+{
+    (void)state;
+    oplog_cashier in = sample_cashier(), out;
+    for (uint8_t role = 1; role <= 3; role++) {
+        in.role = role;
+        round_trip(OP_CASHIER_SET, &in, &out, sizeof out, "cashier");
+        assert_cashier_eq(&in, &out);
+    }
+    /* Largest fields. */
+    repeat_char(in.id, 'i', KASSA_ID_MAX);
+    repeat_char(in.name, 'n', KASSA_NAME_MAX);
+    repeat_char(in.pin_hash, 'h', OPLOG_PIN_HASH_MAX);
+    round_trip(OP_CASHIER_SET, &in, &out, sizeof out, "cashier at its largest");
+    assert_cashier_eq(&in, &out);
+    /* Smallest: one-byte id, name and hash. */
+    snprintf(in.id, sizeof in.id, "x");
+    snprintf(in.name, sizeof in.name, "~");
+    snprintf(in.pin_hash, sizeof in.pin_hash, "$");
+    round_trip(OP_CASHIER_SET, &in, &out, sizeof out, "cashier at its smallest");
+    assert_cashier_eq(&in, &out);
+}
+
+static void test_audit_round_trip(void **state)
+{
+    (void)state;
+    oplog_audit in = sample_audit(), out;
+    round_trip(OP_AUDIT, &in, &out, sizeof out, "audit");
+    assert_audit_eq(&in, &out);
+    /* The operator's CLI acts as nobody: cashier and supervisor may be
+     * empty, and so may subject and detail. */
+    static const char *const actions[] = {"void", "return", "price_override", "no_sale"};
+    for (size_t k = 0; k < KASSA_ARRAY_LEN(actions); k++) {
+        in = sample_audit();
+        snprintf(in.action, sizeof in.action, "%s", actions[k]);
+        in.cashier[0] = in.supervisor[0] = '\0';
+        if (k == 3)
+            in.subject[0] = in.detail[0] = '\0';
+        round_trip(OP_AUDIT, &in, &out, sizeof out, actions[k]);
+        assert_audit_eq(&in, &out);
+    }
+    /* A supervisor without a cashier, a cashier without a supervisor. */
+    in = sample_audit();
+    in.cashier[0] = '\0';
+    round_trip(OP_AUDIT, &in, &out, sizeof out, "supervisor only");
+    assert_audit_eq(&in, &out);
+    in = sample_audit();
+    in.supervisor[0] = '\0';
+    round_trip(OP_AUDIT, &in, &out, sizeof out, "cashier only");
+    assert_audit_eq(&in, &out);
+    /* Largest fields. */
+    repeat_char(in.action, 'a', OPLOG_SETTING_KEY_MAX);
+    repeat_char(in.cashier, 'c', KASSA_ID_MAX);
+    repeat_char(in.supervisor, 's', KASSA_ID_MAX);
+    repeat_char(in.subject, 'j', OPLOG_AUDIT_SUBJECT_MAX);
+    repeat_char(in.detail, 'd', OPLOG_AUDIT_DETAIL_MAX);
+    round_trip(OP_AUDIT, &in, &out, sizeof out, "audit at its largest");
+    assert_audit_eq(&in, &out);
+}
+
 /* ---- generic rejections: truncation and trailing bytes ---- */
 
 typedef struct {
@@ -556,6 +676,18 @@ static size_t make_samples(sample_payload *out, size_t max)
     ADD(OP_SETTING_SET, &set);
     set = sample_setting("footer", "");
     ADD(OP_SETTING_SET, &set);
+    sample_sale(sale, 2);
+    snprintf(sale->cashier, sizeof sale->cashier, "alice-01");
+    ADD(OP_SALE, sale);
+    oplog_cashier cs = sample_cashier();
+    ADD(OP_CASHIER_SET, &cs);
+    cs.role = 3;
+    repeat_char(cs.name, 'n', KASSA_NAME_MAX);
+    ADD(OP_CASHIER_SET, &cs);
+    oplog_audit au = sample_audit();
+    ADD(OP_AUDIT, &au);
+    au.cashier[0] = au.supervisor[0] = au.subject[0] = au.detail[0] = '\0';
+    ADD(OP_AUDIT, &au);
 #undef ADD
     free(sale);
     free(ret);
@@ -843,11 +975,12 @@ static void test_sale_rejects_structure(void **state)
     }
 
     /* n_lines 0 and above the limit, by hand: the encoder would read past
-     * the lines array. */
+     * the lines array. The payload starts with the cashier (here none). */
     kbuf b;
     static const uint64_t counts[] = {0, OPLOG_SALE_LINES_MAX + 1, 1000, UINT64_MAX};
     for (size_t i = 0; i < KASSA_ARRAY_LEN(counts); i++) {
         kbuf_init(&b);
+        kbuf_put_str(&b, "");
         kbuf_put_uvarint(&b, counts[i]);
         for (int l = 0; l < 3; l++) {
             char sku[16];
@@ -858,13 +991,17 @@ static void test_sale_rejects_structure(void **state)
         expect_corrupt(OP_SALE, &b, "bad line count");
         kbuf_free(&b);
     }
-    /* Line count larger than the lines present. */
+    /* Line count larger than the lines present (byte 0 is the empty
+     * cashier's length, byte 1 the line count). */
     sample_sale(s, 3);
     kbuf_init(&b);
     oplog_encode_sale(&b, s);
-    b.data[0] = 4;
+    assert_int_equal(b.data[0], 0);
+    assert_int_equal(b.data[1], 3);
+    expect_ok(OP_SALE, &b, "three lines");
+    b.data[1] = 4;
     expect_corrupt(OP_SALE, &b, "line count larger than lines");
-    b.data[0] = 2;
+    b.data[1] = 2;
     expect_corrupt(OP_SALE, &b, "line count smaller than lines");
     kbuf_free(&b);
 
@@ -872,11 +1009,54 @@ static void test_sale_rejects_structure(void **state)
     char longsku[KASSA_SKU_MAX + 2];
     repeat_char(longsku, 's', KASSA_SKU_MAX + 1);
     kbuf_init(&b);
+    kbuf_put_str(&b, "");
+    kbuf_put_uvarint(&b, 1);
+    put_sale_line(&b, "sku-ok");
+    kbuf_put_uvarint(&b, 1);
+    expect_ok(OP_SALE, &b, "the same by hand, SKU of a valid length");
+    kbuf_free(&b);
+    kbuf_init(&b);
+    kbuf_put_str(&b, "");
     kbuf_put_uvarint(&b, 1);
     put_sale_line(&b, longsku);
     kbuf_put_uvarint(&b, 1);
     expect_corrupt(OP_SALE, &b, "sku too long");
     kbuf_free(&b);
+
+    /* The cashier: empty or a valid id. */
+    static const char *const bad_cashiers[] = {" ",   "a b", "a/b", "caf\xc3\xa9",
+                                               "x\n", "\t",  "a:b"};
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(bad_cashiers); i++) {
+        sample_sale(s, 2);
+        snprintf(s->cashier, sizeof s->cashier, "%s", bad_cashiers[i]);
+        expect_rejected(OP_SALE, s, "invalid cashier id");
+    }
+    /* By hand: too long, and with a NUL inside. */
+    char longid[KASSA_ID_MAX + 2];
+    repeat_char(longid, 'c', KASSA_ID_MAX + 1);
+    const struct {
+        const char *bytes;
+        size_t len;
+        bool ok;
+        const char *what;
+    } raw[] = {
+        {longid, KASSA_ID_MAX, true, "cashier of the longest id"},
+        {longid, KASSA_ID_MAX + 1, false, "cashier id too long"},
+        {"ab\0c", 4, false, "cashier id with NUL"},
+        {"\0", 1, false, "cashier id of a NUL"},
+    };
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(raw); i++) {
+        kbuf_init(&b);
+        kbuf_put_bytes(&b, raw[i].bytes, raw[i].len);
+        kbuf_put_uvarint(&b, 1);
+        put_sale_line(&b, "sku1");
+        kbuf_put_uvarint(&b, 1);
+        if (raw[i].ok)
+            expect_ok(OP_SALE, &b, raw[i].what);
+        else
+            expect_corrupt(OP_SALE, &b, raw[i].what);
+        kbuf_free(&b);
+    }
     free(s);
 }
 
@@ -1010,6 +1190,162 @@ static void test_setting_rejects(void **state)
     repeat_char(longs, 'v', OPLOG_SETTING_VALUE_MAX + 1);
     reject_setting_raw("k", 1, longs, OPLOG_SETTING_VALUE_MAX + 1, "value too long");
     reject_setting_raw("k", 1, "a\0b", 3, "value with NUL");
+}
+
+/* A cashier payload by hand, from raw field bytes. */
+static void cashier_raw(kbuf *b, const char *id, size_t id_len, const char *name, size_t name_len,
+                        uint8_t role, const char *hash, size_t hash_len)
+{
+    kbuf_init(b);
+    kbuf_put_bytes(b, id, id_len);
+    kbuf_put_bytes(b, name, name_len);
+    kbuf_put_u8(b, role);
+    kbuf_put_bytes(b, hash, hash_len);
+}
+
+static void test_cashier_rejects(void **state)
+{
+    (void)state;
+    oplog_cashier c;
+#define REJECT(mutate, what)                                                                       \
+    do {                                                                                           \
+        c = sample_cashier();                                                                      \
+        mutate;                                                                                    \
+        expect_rejected(OP_CASHIER_SET, &c, what);                                                 \
+    } while (0)
+    REJECT(c.id[0] = '\0', "empty id");
+    REJECT(snprintf(c.id, sizeof c.id, "a b"), "id with space");
+    REJECT(snprintf(c.id, sizeof c.id, "a/b"), "id with slash");
+    REJECT(snprintf(c.id, sizeof c.id, "m\xc3\xbcller"), "id non-ascii");
+    REJECT(snprintf(c.id, sizeof c.id, "x\n"), "id with newline");
+    REJECT(c.name[0] = '\0', "empty name");
+    REJECT(snprintf(c.name, sizeof c.name, "two\nlines"), "name with newline");
+    REJECT(snprintf(c.name, sizeof c.name, "tab\there"), "name with tab");
+    REJECT(snprintf(c.name, sizeof c.name, "del\x7f"), "name with DEL");
+    REJECT(snprintf(c.name, sizeof c.name, "\x1b[31mred"), "name with ESC");
+    REJECT(c.role = 0, "role 0");
+    REJECT(c.role = 4, "role 4");
+    REJECT(c.role = 255, "role 255");
+    REJECT(c.pin_hash[0] = '\0', "empty PIN hash");
+    REJECT(snprintf(c.pin_hash, sizeof c.pin_hash, "$argon2id$\n"), "PIN hash with newline");
+    REJECT(snprintf(c.pin_hash, sizeof c.pin_hash, "\x01"), "PIN hash with control char");
+#undef REJECT
+    for (uint8_t role = 1; role <= 3; role++) {
+        c = sample_cashier();
+        c.role = role;
+        expect_accepted(OP_CASHIER_SET, &c, "roles 1..3");
+    }
+
+    /* By hand: what the struct cannot hold. */
+    char big[OPLOG_PIN_HASH_MAX + 2];
+    kbuf b;
+    static const struct {
+        int field; /* 0 id, 1 name, 2 hash */
+        size_t len;
+        bool ok;
+        const char *what;
+    } lens[] = {
+        {0, KASSA_ID_MAX, true, "longest id"},
+        {0, KASSA_ID_MAX + 1, false, "id too long"},
+        {1, KASSA_NAME_MAX, true, "longest name"},
+        {1, KASSA_NAME_MAX + 1, false, "name too long"},
+        {2, OPLOG_PIN_HASH_MAX, true, "longest PIN hash"},
+        {2, OPLOG_PIN_HASH_MAX + 1, false, "PIN hash too long"},
+    };
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(lens); i++) {
+        repeat_char(big, 'x', lens[i].len);
+        const char *id = lens[i].field == 0 ? big : "id";
+        const char *name = lens[i].field == 1 ? big : "Name";
+        const char *hash = lens[i].field == 2 ? big : "$h";
+        cashier_raw(&b, id, strlen(id), name, strlen(name), 1, hash, strlen(hash));
+        if (lens[i].ok)
+            expect_ok(OP_CASHIER_SET, &b, lens[i].what);
+        else
+            expect_corrupt(OP_CASHIER_SET, &b, lens[i].what);
+        kbuf_free(&b);
+    }
+    cashier_raw(&b, "id", 2, "Na\0me", 5, 1, "$h", 2);
+    expect_corrupt(OP_CASHIER_SET, &b, "name with NUL");
+    kbuf_free(&b);
+    cashier_raw(&b, "id", 2, "Name", 4, 1, "$h\0", 3);
+    expect_corrupt(OP_CASHIER_SET, &b, "PIN hash with NUL");
+    kbuf_free(&b);
+    /* The role is one byte: nothing after it but the hash. */
+    kbuf_init(&b);
+    kbuf_put_str(&b, "id");
+    kbuf_put_str(&b, "Name");
+    expect_corrupt(OP_CASHIER_SET, &b, "no role");
+    kbuf_free(&b);
+}
+
+static void test_audit_rejects(void **state)
+{
+    (void)state;
+    oplog_audit a;
+#define REJECT(mutate, what)                                                                       \
+    do {                                                                                           \
+        a = sample_audit();                                                                        \
+        mutate;                                                                                    \
+        expect_rejected(OP_AUDIT, &a, what);                                                       \
+    } while (0)
+    REJECT(a.action[0] = '\0', "empty action");
+    REJECT(snprintf(a.action, sizeof a.action, "price override"), "action with space");
+    REJECT(snprintf(a.action, sizeof a.action, "void\n"), "action with newline");
+    REJECT(snprintf(a.cashier, sizeof a.cashier, "a b"), "cashier with space");
+    REJECT(snprintf(a.cashier, sizeof a.cashier, "caf\xc3\xa9"), "cashier non-ascii");
+    REJECT(snprintf(a.supervisor, sizeof a.supervisor, "x/y"), "supervisor with slash");
+    REJECT(snprintf(a.supervisor, sizeof a.supervisor, "\t"), "supervisor a tab");
+    REJECT(snprintf(a.subject, sizeof a.subject, "T1-1\n"), "subject with newline");
+    REJECT(snprintf(a.subject, sizeof a.subject, "\x7f"), "subject with DEL");
+    REJECT(snprintf(a.detail, sizeof a.detail, "line\nbreak"), "detail with newline");
+    REJECT(snprintf(a.detail, sizeof a.detail, "bell\a"), "detail with BEL");
+    REJECT(snprintf(a.detail, sizeof a.detail, "\x1b[2J"), "detail with ESC");
+#undef REJECT
+
+    /* By hand: fields longer than their limits, and NULs. */
+    char big[OPLOG_AUDIT_DETAIL_MAX + 2];
+    static const struct {
+        int field; /* 0 action .. 4 detail */
+        size_t max;
+    } lims[] = {
+        {0, OPLOG_SETTING_KEY_MAX},   {1, KASSA_ID_MAX},           {2, KASSA_ID_MAX},
+        {3, OPLOG_AUDIT_SUBJECT_MAX}, {4, OPLOG_AUDIT_DETAIL_MAX},
+    };
+    static const char *const base[5] = {"void", "c1", "s1", "T1-1", "why"};
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(lims); i++) {
+        for (size_t extra = 0; extra <= 1; extra++) {
+            repeat_char(big, 'y', lims[i].max + extra);
+            kbuf b;
+            kbuf_init(&b);
+            for (int f = 0; f < 5; f++)
+                kbuf_put_str(&b, f == lims[i].field ? big : base[f]);
+            char what[64];
+            snprintf(what, sizeof what, "audit field %d of %zu bytes", lims[i].field,
+                     lims[i].max + extra);
+            if (extra)
+                expect_corrupt(OP_AUDIT, &b, what);
+            else
+                expect_ok(OP_AUDIT, &b, what);
+            kbuf_free(&b);
+            /* And with a NUL inside the field. */
+            kbuf_init(&b);
+            for (int f = 0; f < 5; f++) {
+                if (f == lims[i].field)
+                    kbuf_put_bytes(&b, "a\0b", 3);
+                else
+                    kbuf_put_str(&b, base[f]);
+            }
+            expect_corrupt(OP_AUDIT, &b, "NUL in an audit field");
+            kbuf_free(&b);
+        }
+    }
+    /* Four fields only. */
+    kbuf b;
+    kbuf_init(&b);
+    for (int f = 0; f < 4; f++)
+        kbuf_put_str(&b, base[f]);
+    expect_corrupt(OP_AUDIT, &b, "no detail");
+    kbuf_free(&b);
 }
 
 /* ---- hash chain ---- */
@@ -2051,7 +2387,7 @@ static void test_file_rejects_bad_ops(void **state)
     op.kind = 0;
     expect_bad_op_file(&op, "kind 0", true);
     op.kind = OP_KIND_MAX + 1;
-    expect_bad_op_file(&op, "kind 8", true);
+    expect_bad_op_file(&op, "kind OP_KIND_MAX + 1", true);
     op.kind = OP_SETTING_SET;
 
     /* Empty payload. */
@@ -2111,6 +2447,8 @@ int main(void)
         cmocka_unit_test(test_return_round_trip),
         cmocka_unit_test(test_stock_round_trip),
         cmocka_unit_test(test_setting_round_trip),
+        cmocka_unit_test(test_cashier_round_trip),
+        cmocka_unit_test(test_audit_round_trip),
         cmocka_unit_test(test_payload_truncated_at_every_length),
         cmocka_unit_test(test_payload_trailing_bytes),
         cmocka_unit_test(test_validate_payload_kinds),
@@ -2121,6 +2459,8 @@ int main(void)
         cmocka_unit_test(test_return_rejects),
         cmocka_unit_test(test_stock_rejects),
         cmocka_unit_test(test_setting_rejects),
+        cmocka_unit_test(test_cashier_rejects),
+        cmocka_unit_test(test_audit_rejects),
         cmocka_unit_test(test_hash_reference_and_ok),
         cmocka_unit_test(test_hash_covers_every_field),
         cmocka_unit_test(test_hash_chain),

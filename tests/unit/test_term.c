@@ -1,8 +1,10 @@
 /*
  * Unit tests of the terminal core (src/term): init and open errors, schema
- * migrations, refusals that must change nothing, group commit, the hybrid
- * logical clock across restarts and remote skew, forked histories on
- * import, and log verification of an altered log.
+ * migrations, an export file of this format version
+ * (tests/fixtures/export_schema3.bin must keep importing), refusals that
+ * must change nothing, group commit, the hybrid logical clock across
+ * restarts and remote skew, forked histories on import, and log
+ * verification of an altered log.
  */
 #include "testutil.h"
 #include <cmocka.h>
@@ -269,6 +271,59 @@ static void import_ok(term *t, const kbuf *file, term_import_report *rep)
         fail_msg("import: %s", err.msg);
 }
 
+/* The objects migration 3 creates. */
+#define V3_OBJECTS                                                                                 \
+    "SELECT count(*) FROM sqlite_master WHERE name IN ('cashiers', 'pin_lock', 'audit', "          \
+    "'audit_by_hlc')"
+
+static void setting(term *t, const char *key, const char *value)
+{
+    kassa_err err;
+    int rc = term_setting_set(t, key, value, &err);
+    if (rc != KASSA_OK)
+        fail_msg("setting: %s", err.msg);
+}
+
+static int count_audit(const term_audit_entry *e, void *ctx)
+{
+    (void)e;
+    ++*(size_t *)ctx;
+    return KASSA_OK;
+}
+
+/* Imports one operation of another origin, as that terminal would have
+ * written it (seq 1 only: its hash chain starts at zero). */
+static void import_one_op(term *t, const char *origin, uint64_t seq, hlc_ts hlc, int kind,
+                          const void *payload)
+{
+    assert_int_equal(seq, 1);
+    kbuf pl;
+    kbuf_init(&pl);
+    assert_int_equal(oplog_encode(kind, payload, &pl), KASSA_OK);
+    oplog_op op;
+    memset(&op, 0, sizeof op);
+    snprintf(op.origin, sizeof op.origin, "%s", origin);
+    op.seq = seq;
+    op.hlc = hlc;
+    op.kind = (uint8_t)kind;
+    op.payload = pl.data;
+    op.payload_len = pl.len;
+    uint8_t zero[OPLOG_HASH_SIZE] = {0};
+    oplog_hash(t->store_id, zero, &op, op.hash);
+    oplog_file_writer w;
+    oplog_file_begin(&w, t->store_id);
+    oplog_file_add(&w, &op);
+    kassa_err err;
+    assert_int_equal(oplog_file_finish(&w, &err), KASSA_OK);
+    term_import_report rep;
+    int rc = term_import(t, w.buf.data, w.buf.len, &rep, &err);
+    oplog_file_writer_free(&w);
+    kbuf_free(&pl);
+    if (rc != KASSA_OK)
+        fail_msg("import of %s/%llu: %s", origin, (unsigned long long)seq, err.msg);
+    assert_int_equal(rep.applied, 1);
+}
+
 /* ---- init / open ---- */
 
 static void test_init_open_errors(void **state)
@@ -383,6 +438,7 @@ static void test_migration_from_v1(void **state)
     assert_int_equal(v, STORE_SCHEMA_VERSION);
     assert_int_equal(
         count_rows(st.db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_by_hlc'"), 1);
+    assert_int_equal(count_rows(st.db, V3_OBJECTS), 4);
     assert_int_equal(count_rows(st.db, "SELECT count(*) FROM meta"), 2);
     store_close(&st);
 
@@ -396,31 +452,177 @@ static void test_migration_from_v1(void **state)
     untrack_close(t);
 
     /* A real terminal with data, taken back to v1, then upgraded by
-     * term_open: same state, same log. */
+     * term_open: same state, same log. A v1 log holds no audit operation
+     * (voids and returns now write one), so the void comes from a peer as
+     * a v1 kassa wrote it: a void operation alone. */
     fake_clock clk = {UINT64_C(1750000000000)};
     t = new_term(dir, sizeof dir, STORE, "T1", &clk);
     catalog(t);
-    oplog_sale_ref s1 = sell2(t, "apple", 3, "bread", 1, NULL);
-    sell(t, "bread", 2);
-    assert_int_equal(term_void(t, &s1, NULL, &err), KASSA_OK);
+    hlc_ts h1;
+    oplog_sale_ref s1 = sell2(t, "apple", 3, "bread", 1, &h1);
+    oplog_sale_ref s2 = sell(t, "bread", 2);
+    oplog_void v1_void = {.sale = s1, .refund = 0};
+    term_sale_info info;
+    oplog_sale *sale = malloc(sizeof *sale);
+    assert_non_null(sale);
+    assert_int_equal(term_sale_get(t, &s1, &info, sale, &err), KASSA_OK);
+    free(sale);
+    v1_void.refund = info.total;
+    import_one_op(t, "OLDPEER", 1, h1 + 10, OP_VOID, &v1_void);
+    assert_int_equal(stock_of(t, "apple"), 20);
+    assert_int_equal(term_stock_receive(t, "cheese", 4, &err), KASSA_OK);
+    int64_t delta;
+    assert_int_equal(term_stock_count(t, "bread", 6, &delta, &err), KASSA_OK);
+    setting(t, "tax.reduced", "700");
+    size_t n_audit = 0;
+    assert_int_equal(term_audit_each(t, count_audit, &n_audit, &err), KASSA_OK);
+    assert_int_equal(n_audit, 0);
     snap before;
     snap_take(t, &before);
     untrack_close(t);
     db_path_of(dir, path, sizeof path);
-    exec_raw(path, "DROP INDEX sales_by_hlc; PRAGMA user_version = 1;");
+    exec_raw(path, "DROP TABLE cashiers; DROP TABLE pin_lock; DROP TABLE audit;"
+                   "DROP INDEX sales_by_hlc; PRAGMA user_version = 1;");
     assert_int_equal(schema_version_of(path), 1);
     t = open_term(dir, &clk);
     assert_int_equal(store_schema_version(&t->st, &v, &err), KASSA_OK);
     assert_int_equal(v, STORE_SCHEMA_VERSION);
     assert_int_equal(
         count_rows(t->st.db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_by_hlc'"), 1);
+    assert_int_equal(count_rows(t->st.db, V3_OBJECTS), 4);
     snap_assert_same(t, &before, "the upgrade");
     snap_free(&before);
     term_verify_report vr;
     assert_int_equal(term_log_verify(t, &vr, &err), KASSA_OK);
     assert_true(vr.ok);
     sell(t, "bread", 1);
-    assert_int_equal(stock_of(t, "bread"), 7);
+    assert_int_equal(stock_of(t, "bread"), 5);
+    /* The new tables work on the upgraded database. */
+    int64_t refund = 0;
+    assert_int_equal(term_void(t, &s2, &refund, &err), KASSA_OK);
+    assert_int_equal(term_audit_each(t, count_audit, &n_audit, &err), KASSA_OK);
+    assert_int_equal(n_audit, 1);
+    assert_int_equal(term_log_verify(t, &vr, &err), KASSA_OK);
+    assert_true(vr.ok);
+}
+
+/* ---- export files of this release and the previous one ---- */
+
+static void read_fixture(const char *name, kbuf *out)
+{
+    const char *dir = getenv("KASSA_TEST_FIXTURES");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/fixtures", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    uint8_t buf[4096];
+    size_t n;
+    kbuf_init(out);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        kbuf_put(out, buf, n);
+    fclose(f);
+    assert_false(out->oom);
+}
+
+typedef struct listed {
+    size_t n;
+    char text[8][256];
+} listed;
+
+static int list_cashier(const term_cashier *c, void *ctx)
+{
+    listed *l = ctx;
+    if (l->n < 8)
+        snprintf(l->text[l->n], sizeof l->text[0], "%s|%s|%s", c->id, c->name,
+                 term_role_name(c->role));
+    l->n++;
+    return KASSA_OK;
+}
+
+static int list_audit(const term_audit_entry *e, void *ctx)
+{
+    listed *l = ctx;
+    if (l->n < 8)
+        snprintf(l->text[l->n], sizeof l->text[0], "%s|%s|%s|%s", e->action, e->cashier,
+                 e->supervisor, e->subject);
+    l->n++;
+    return KASSA_OK;
+}
+
+static void sale_by_id(term *t, const char *id, term_sale_info *info, oplog_sale *sale)
+{
+    oplog_sale_ref ref;
+    kassa_err err;
+    assert_int_equal(oplog_parse_sale_id(id, &ref, &err), KASSA_OK);
+    if (term_sale_get(t, &ref, info, sale, &err) != KASSA_OK)
+        fail_msg("sale %s: %s", id, err.msg);
+}
+
+/* An export file of this release with every kind of operation (tests/
+ * fixtures/export_schema3.bin: a catalog, a tax rate, two cashiers, sales
+ * by a cashier, with a price override approved by a supervisor and by the
+ * operator, a supervised void and return, stock movements and a no-sale
+ * drawer open): the format must keep importing, to the same state. */
+static void test_import_export_fixture(void **state)
+{
+    (void)state;
+    char dir[600];
+    kassa_err err;
+    term *t = new_term(dir, sizeof dir, "store-main", "X", NULL);
+    kbuf file;
+    read_fixture("export_schema3.bin", &file);
+    term_import_report rep;
+    int rc = term_import(t, file.data, file.len, &rep, &err);
+    kbuf_free(&file);
+    if (rc != KASSA_OK)
+        fail_msg("import of export_schema3.bin: %s", err.msg);
+    assert_int_equal(rep.in_file, 19);
+    assert_int_equal(rep.applied, 19);
+    assert_int_equal(rep.pending, 0);
+    term_verify_report vr;
+    assert_int_equal(term_log_verify(t, &vr, &err), KASSA_OK);
+    assert_true(vr.ok);
+    assert_int_equal(vr.ops, 19);
+
+    listed l = {0};
+    assert_int_equal(term_cashiers_each(t, list_cashier, &l, &err), KASSA_OK);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.text[0], "alice-01|Alice Martin|cashier");
+    assert_string_equal(l.text[1], "bob|Bob|supervisor");
+    memset(&l, 0, sizeof l);
+    assert_int_equal(term_audit_each(t, list_audit, &l, &err), KASSA_OK);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.text[0], "price_override|alice-01|bob|COFFEE-250");
+    assert_string_equal(l.text[1], "void|alice-01|bob|till-1-11");
+    assert_string_equal(l.text[2], "return|alice-01|bob|till-1-9");
+    assert_string_equal(l.text[3], "no_sale|bob|bob|drawer");
+
+    term_sale_info info;
+    oplog_sale *sale = malloc(sizeof *sale);
+    assert_non_null(sale);
+    sale_by_id(t, "till-1-9", &info, sale);
+    assert_string_equal(sale->cashier, "alice-01");
+    assert_int_equal(sale->n_lines, 2);
+    assert_int_equal(info.total, 1650);
+    assert_int_equal(info.refunded, 107);
+    sale_by_id(t, "till-1-11", &info, sale);
+    assert_string_equal(sale->cashier, "alice-01");
+    assert_int_equal(sale->lines[0].unit_price, 349); /* the override */
+    assert_true(info.voided);
+    sale_by_id(t, "till-1-12", &info, sale);
+    assert_string_equal(sale->cashier, "");
+    assert_false(info.voided);
+    free(sale);
+    assert_int_equal(stock_of(t, "COFFEE-250"), 47);
+    assert_int_equal(stock_of(t, "MILK-1L"), 40);
+    assert_int_equal(stock_of(t, "TEAPOT"), 5);
+    int64_t cash;
+    assert_int_equal(term_drawer(t, "till-1", &cash, &err), KASSA_OK);
+    assert_int_equal(cash, 1971);
+    int32_t bp;
+    assert_int_equal(term_tax_rate(t, "reduced", &bp, &err), KASSA_OK);
+    assert_int_equal(bp, 700);
 }
 
 static void test_migration_newer_refused(void **state)
@@ -491,7 +693,7 @@ static void test_refusals_change_nothing(void **state)
     assert_int_equal(term_cart_add(&cart, "durian", 1, &err), KASSA_OK);
     assert_int_equal(term_sale(t, &cart, BIG_PAY, res, &err), KASSA_ENOTFOUND);
     cart_of(&cart, "apple", 1);
-    assert_int_equal(term_sale(t, &cart, 119, res, &err), KASSA_EINVAL); /* total 1.20 */
+    assert_int_equal(term_sale(t, &cart, 119, res, &err), KASSA_ECONFLICT); /* total 1.20 */
     assert_true(tu_contains(err.msg, "less than the total"));
     assert_int_equal(term_sale(t, &cart, -1, res, &err), KASSA_EOVERFLOW);
     assert_int_equal(term_cart_discount(&cart, "apple", PRICING_DISCOUNT_AMOUNT, 101, &err),
@@ -514,15 +716,16 @@ static void test_refusals_change_nothing(void **state)
     assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
     req.n_lines = 1;
     snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "apple");
-    req.lines[0].qty = 3; /* sold 2 */
-    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    req.lines[0].qty = 3; /* sold 2: more than the sale allows */
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_ECONFLICT);
+    assert_true(tu_contains(err.msg, "sold 2"));
     req.lines[0].qty = 0;
     assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
     req.lines[0].qty = -1;
     assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
     snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "cheese"); /* not in the sale */
     req.lines[0].qty = 1;
-    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_ENOTFOUND);
     req.n_lines = 2; /* the same SKU twice: 1 + 1 <= 2 each, 2 together */
     snprintf(req.lines[0].sku, sizeof req.lines[0].sku, "apple");
     snprintf(req.lines[1].sku, sizeof req.lines[1].sku, "apple");
@@ -603,7 +806,8 @@ static void test_refusals_change_nothing(void **state)
     assert_int_equal(term_void(t, &s1, &refund, &err), KASSA_ECONFLICT);
     assert_true(tu_contains(err.msg, "has returns"));
     req.lines[0].qty = 2;
-    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_EINVAL);
+    assert_int_equal(term_return(t, &s1, &req, &rref, &refund, &err), KASSA_ECONFLICT);
+    assert_true(tu_contains(err.msg, "1 already returned"));
     snap_assert_same(t, &before, "a refusal on a returned sale");
     snap_free(&before);
     req.lines[0].qty = 1;
@@ -689,7 +893,9 @@ static void test_group_commit(void **state)
     assert_int_equal(term_void(t, &a, &refund, &err), KASSA_ECONFLICT);
     oplog_sale_ref c = sell(t, "apple", 2);
     assert_int_equal(b.seq, a.seq + 1);
-    assert_int_equal(c.seq, b.seq + 2); /* the void took b.seq + 1, the failures nothing */
+    /* The void took b.seq + 1 (its audit operation) and b.seq + 2, the
+     * failures nothing. */
+    assert_int_equal(c.seq, b.seq + 3);
     /* Not acknowledged yet: another connection does not see the batch. */
     assert_int_equal(sales_count(reader), 0);
     assert_int_equal(stock_of(reader, "apple"), 20);
@@ -844,14 +1050,6 @@ static void test_import_within_skew_adopted(void **state)
 }
 
 /* ---- forked histories ---- */
-
-static void setting(term *t, const char *key, const char *value)
-{
-    kassa_err err;
-    int rc = term_setting_set(t, key, value, &err);
-    if (rc != KASSA_OK)
-        fail_msg("setting: %s", err.msg);
-}
 
 static void test_import_forked_history_rejected(void **state)
 {
@@ -1152,6 +1350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_init_open_errors, teardown),
         cmocka_unit_test_teardown(test_migration_from_v1, teardown),
+        cmocka_unit_test_teardown(test_import_export_fixture, teardown),
         cmocka_unit_test_teardown(test_migration_newer_refused, teardown),
         cmocka_unit_test_teardown(test_refusals_change_nothing, teardown),
         cmocka_unit_test_teardown(test_void_refused_after_free_return, teardown),
