@@ -310,7 +310,7 @@ static void usage(FILE *f)
           "PIN]]\n"
           "                [--json] [--keep]\n"
           "  --clients C       concurrent clients, each its own cashier session and\n"
-          "                    keep-alive connection (16)\n"
+          "                    keep-alive connection (8)\n"
           "  --seconds S       timed checkouts, after the warm-up (10)\n"
           "  --warmup W        untimed checkouts first, seconds (1)\n"
           "  --wrk-seconds N   wrk on GET /healthz afterwards, same connections; 0: none (3)\n"
@@ -328,7 +328,7 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.clients = 16,
+    *o = (options){.clients = 8,
                    .seconds = 10,
                    .warmup = 1,
                    .wrk_seconds = 3,

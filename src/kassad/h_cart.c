@@ -7,6 +7,7 @@
 #include "jlog/jlog.h"
 #include "kassad/auth.h"
 #include "kassad/clock.h"
+#include "kassad/batch.h"
 #include "kassad/handlers.h"
 #include "kassad/reply.h"
 
@@ -73,7 +74,7 @@ static void keep(kd_req *r, kd_cart *c, const term_cart *candidate, const pricin
                  int status)
 {
     if (candidate != &c->cart)
-        c->cart = *candidate;
+        term_cart_copy(&c->cart, candidate);
     kd_reply_json(r, status, cart_json(r->app, c, t));
 }
 
@@ -91,7 +92,7 @@ static void price_and_keep(kd_req *r, kd_cart *c, const term_cart *candidate, in
 /* A working copy of the cart to change. */
 static term_cart *stage(kd_app *app, const kd_cart *c)
 {
-    *app->stage = c->cart;
+    term_cart_copy(app->stage, &c->cart);
     return app->stage;
 }
 
@@ -282,6 +283,12 @@ void h_cart_checkout(kd_req *r)
 {
     kd_app *app = r->app;
     kd_cart *c = find_cart(r);
+    /* Paid twice in one pass: the first payment commits, the second finds
+     * no cart. */
+    if (c && kd_batch_holds(app, c)) {
+        kd_batch_commit(app);
+        c = find_cart(r);
+    }
     json_t *body = c ? kd_req_body(r, &CHECKOUT) : NULL;
     if (!body)
         return;
@@ -296,18 +303,18 @@ void h_cart_checkout(kd_req *r)
      * approved that line (kept on the line). */
     term_sale_result *res = app->result;
     kassa_err err;
-    if (term_sale(app->t, &c->cart, tendered, res, &err) != KASSA_OK) {
+    /* The sale joins this pass's group commit (batch.h): it is durable,
+     * and answered, when the batch commits. */
+    if (kd_batch_join(app, &err) != KASSA_OK ||
+        term_sale(app->t, &c->cart, tendered, res, &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
         return;
     }
-    /* Durable from here on: the cart is done whatever happens next. */
-    kd_carts_close(&app->carts, c);
-    kd_metrics_sale(app->metrics);
     char id[KASSA_ID_MAX + 24];
     oplog_sale_id(&res->ref, id, sizeof id);
     jlog(JLOG_INFO, "sale", "sale", "{s:s,s:s,s:I,s:I}", "sale_id", id, "cashier",
          res->sale.cashier, "total_minor", (json_int_t)res->totals.total, "lines",
          (json_int_t)res->sale.n_lines);
     term_sale_info info = {.ref = res->ref, .hlc = res->hlc, .total = res->totals.total};
-    kd_reply_json(r, 201, kd_json_sale(app, &res->ref, &info, &res->sale));
+    kd_batch_defer(r, kd_json_sale(app, &res->ref, &info, &res->sale), c);
 }

@@ -54,6 +54,8 @@ typedef struct kd_app {
     oplog_sale *sale;         /* a sale read back */
     term_return_req *ret;     /* a return being built */
     kbuf text;                /* receipts, metrics */
+
+    struct kd_batch *batch; /* checkouts waiting for their group commit */
 } kd_app;
 
 #endif

@@ -9,6 +9,7 @@
  * on a usage error.
  */
 #include "jlog/jlog.h"
+#include "kassad/batch.h"
 #include "kassad/clock.h"
 #include "kassad/housekeeping.h"
 #include "kassad/kassad.h"
@@ -170,11 +171,14 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
         if (!app->signal_ev[i] || event_add(app->signal_ev[i], NULL) != 0)
             return kassa_fail(err, KASSA_EIO, "cannot handle signal %d", SIGNALS[i]);
     }
+    if ((rc = kd_batch_init(app, err)) != KASSA_OK)
+        return rc;
     return kd_housekeeping_start(app, err);
 }
 
 static void app_close(kd_app *app)
 {
+    kd_batch_free(app);
     kd_server_free(app);
     kd_housekeeping_free(app);
     for (size_t i = 0; i < KASSA_ARRAY_LEN(app->signal_ev); i++)

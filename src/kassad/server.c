@@ -2,6 +2,7 @@
 #include "kassad/server.h"
 
 #include "jlog/jlog.h"
+#include "kassad/batch.h"
 #include "kassad/auth.h"
 #include "kassad/clock.h"
 #include "kassad/handlers.h"
@@ -98,6 +99,10 @@ static void run_route(kd_req *r)
     }
     if (kd_req_parse_query(r, route->query) != 0)
         return;
+    /* Only checkouts share a group commit; anything else first makes the
+     * waiting sales durable and answered (batch.h). */
+    if (route->fn != h_cart_checkout)
+        kd_batch_commit(app);
     if (r->session) {
         /* Every term call of this request acts as the logged-in cashier;
          * a handler adds the approving supervisor after checking them. */
@@ -225,6 +230,7 @@ void kd_server_shutdown(kd_app *app)
     if (app->stopping)
         return;
     app->stopping = true;
+    kd_batch_commit(app);
     if (app->listener) {
         evhttp_del_accept_socket(app->http, app->listener);
         app->listener = NULL;

@@ -40,6 +40,12 @@ int term_cart_add(term_cart *cart, const char *sku, int64_t qty, kassa_err *err)
     return KASSA_OK;
 }
 
+void term_cart_copy(term_cart *dst, const term_cart *src)
+{
+    dst->n_lines = src->n_lines;
+    memcpy(dst->lines, src->lines, src->n_lines * sizeof src->lines[0]);
+}
+
 static term_cart_line *cart_line(term_cart *cart, const char *sku, kassa_err *err)
 {
     term_cart_line *l = cart_find(cart, sku);

@@ -127,6 +127,8 @@ typedef struct term_cart {
 int term_cart_add(term_cart *cart, const char *sku, int64_t qty, kassa_err *err);
 int term_cart_discount(term_cart *cart, const char *sku, pricing_discount_kind kind, int64_t value,
                        kassa_err *err);
+/* Copies a cart: only its used lines (a cart has room for 500). */
+void term_cart_copy(term_cart *dst, const term_cart *src);
 /* Sets a line's quantity (1..PRICING_QTY_MAX) / removes a line. */
 int term_cart_set_qty(term_cart *cart, const char *sku, int64_t qty, kassa_err *err);
 int term_cart_remove(term_cart *cart, const char *sku, kassa_err *err);
