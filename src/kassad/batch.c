@@ -83,6 +83,8 @@ void kd_batch_commit(kd_app *app)
     kassa_err err;
     kassa_err_clear(&err);
     int rc = term_batch_commit(app->t, &err);
+    if (rc == KASSA_OK && b->n > 0)
+        kd_metrics_group_commit(app->metrics);
     if (rc != KASSA_OK)
         jlog(JLOG_ERROR, "sale", "group_commit_failed", "{s:s,s:I}", "reason", err.msg,
              "sales_refused", (json_int_t)b->n);

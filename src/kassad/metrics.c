@@ -24,6 +24,7 @@ struct kd_metrics {
     uint64_t latency_count;
     uint64_t latency_sum_us;
     uint64_t sales;
+    uint64_t group_commits;
 };
 
 kd_metrics *kd_metrics_new(const kd_metrics_route *routes, size_t n_routes)
@@ -78,6 +79,11 @@ void kd_metrics_sale(kd_metrics *m)
     m->sales++;
 }
 
+void kd_metrics_group_commit(kd_metrics *m)
+{
+    m->group_commits++;
+}
+
 static void put(kbuf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void put(kbuf *out, const char *fmt, ...)
@@ -102,6 +108,11 @@ void kd_metrics_render(const kd_metrics *m, const kd_metrics_gauges *g, kbuf *ou
         "# HELP kassa_sales_total Sales recorded through this daemon since it started.\n"
         "# TYPE kassa_sales_total counter\nkassa_sales_total %llu\n",
         (unsigned long long)m->sales);
+    put(out,
+        "# HELP kassa_sale_commits_total Group commits that made sales durable (one fsync "
+        "each; several checkouts arriving together share one).\n"
+        "# TYPE kassa_sale_commits_total counter\nkassa_sale_commits_total %llu\n",
+        (unsigned long long)m->group_commits);
 
     put(out, "# HELP kassa_api_requests_total API requests answered, by route, method and "
              "status.\n# TYPE kassa_api_requests_total counter\n");

@@ -33,6 +33,7 @@ void kd_metrics_free(kd_metrics *m);
 /* Counts one answered request of routes[route]. */
 void kd_metrics_request(kd_metrics *m, size_t route, int status, uint64_t latency_us);
 void kd_metrics_sale(kd_metrics *m);
+void kd_metrics_group_commit(kd_metrics *m);
 
 /* Gauges read when rendering. */
 typedef struct kd_metrics_gauges {

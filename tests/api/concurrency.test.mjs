@@ -47,6 +47,7 @@ test(`${CLIENTS} concurrent sessions x ${CHECKOUTS} checkouts: right sales count
   const wat0 = await stock('WAT-15');
   const st0 = (await term.api('GET', '/api/v1/status', { expect: 200 })).json;
   const metric0 = await term.metric('kassa_sales_total');
+  const commits0 = await term.metric('kassa_sale_commits_total');
 
   const results = await Promise.all(tokens.map((t) => client(t)));
 
@@ -57,6 +58,11 @@ test(`${CLIENTS} concurrent sessions x ${CHECKOUTS} checkouts: right sales count
   const st1 = (await term.api('GET', '/api/v1/status', { expect: 200 })).json;
   assert.equal(st1.sales - st0.sales, n);
   assert.equal(await term.metric('kassa_sales_total') - metric0, n);
+  // Checkouts that arrive together share a commit (group commit): never
+  // more commits than sales, and with this many clients paying at once,
+  // fewer.
+  const commits = await term.metric('kassa_sale_commits_total') - commits0;
+  assert.ok(commits >= 1 && commits < n, `${commits} commits for ${n} concurrent sales`);
   const listed = (await term.api('GET', '/api/v1/sales?limit=500', { token: ann, expect: 200 })).json.sales;
   assert.equal(listed.length, n);
   assert.deepEqual(new Set(listed.map((s) => s.sale_id)), new Set(ids));
