@@ -22,6 +22,9 @@
  */
 #include <jansson.h>
 
+#define BENCH_NAME "checkout"
+#include "benchutil.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
@@ -49,7 +52,6 @@
 #define TARGET_CHECKOUTS_PER_S 2000.0
 #define TARGET_P99_MS 10.0
 
-#define BENCH_PATH_MAX 4096
 #define CLIENTS_MAX 1024
 #define LINES_PER_CHECKOUT 3
 #define REQS_PER_CHECKOUT (2 + LINES_PER_CHECKOUT)
@@ -74,18 +76,6 @@ static const char *const REQ_NAMES[REQ_KINDS] = {
     "POST /api/v1/carts",
     "POST /api/v1/carts/{id}/lines",
     "POST /api/v1/carts/{id}/checkout",
-};
-
-/* Values of statfs.f_type (linux/magic.h), to name the file system. */
-#define FS_TMPFS 0x01021994L
-#define FS_RAMFS 0x858458f6L
-static const struct {
-    long magic;
-    const char *name;
-} FS_NAMES[] = {
-    {0xEF53L, "ext4"},     {0x58465342L, "xfs"},       {0x9123683EL, "btrfs"}, {FS_TMPFS, "tmpfs"},
-    {FS_RAMFS, "ramfs"},   {0x794c7630L, "overlayfs"}, {0x6969L, "nfs"},       {0x2fc12fc1L, "zfs"},
-    {0xF2F52010L, "f2fs"}, {0x65735546L, "fuse"},      {0x01021997L, "9p"},
 };
 
 typedef struct options {
@@ -170,41 +160,11 @@ static atomic_int g_go;    /* the window is set: start */
 
 /* ---- small helpers ---- */
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench/checkout: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-static int parse_size(const char *name, const char *text, size_t min, size_t max, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end || text[0] == '-' || v < min || v > max)
-        return fail("%s: expected a whole number %zu..%zu, got \"%s\"", name, min, max, text);
-    *out = (size_t)v;
-    return 0;
 }
 
 static int samples_push(samples *s, uint64_t v)
@@ -219,12 +179,6 @@ static int samples_push(samples *s, uint64_t v)
     }
     s->v[s->n++] = v;
     return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Nearest-rank percentile (p in whole percent) of sorted values. */
@@ -257,7 +211,7 @@ static int merge_stats(const bench *b, int kind, stats *st)
         memcpy(all + k, s->v, s->n * sizeof *all);
         k += s->n;
     }
-    qsort(all, n, sizeof *all, cmp_u64);
+    qsort(all, n, sizeof *all, bench_cmp_u64);
     for (size_t i = 0; i < n; i++)
         sum += (double)all[i];
     st->n = n;
@@ -289,7 +243,7 @@ static int merge_all_requests(const bench *b, stats *st)
             memcpy(all + j, b->clients[i].req[k].v, b->clients[i].req[k].n * sizeof *all);
             j += b->clients[i].req[k].n;
         }
-    qsort(all, n, sizeof *all, cmp_u64);
+    qsort(all, n, sizeof *all, bench_cmp_u64);
     for (size_t i = 0; i < n; i++)
         sum += (double)all[i];
     st->n = n;
@@ -320,10 +274,36 @@ static void usage(FILE *f)
           "                    build directory's parent, else the current directory)\n"
           "  --url URL         use the kassad running at URL instead of starting one; the\n"
           "                    clients all log in as --cashier/--pin (ann/1111, as `make demo`),\n"
-          "                    and its catalog must have the demo barcodes\n"
-          "  --json            one line of JSON instead of the table\n"
-          "  --keep            keep the working directory\n",
+          "                    and its catalog must have the demo barcodes\n" BENCH_USAGE_COMMON,
           f);
+}
+
+/* One option taking a value (bench_parse_options). */
+static int value_option(const char *a, const char *v, void *ctx)
+{
+    options *o = ctx;
+    int rc = 0;
+    if (strcmp(a, "--clients") == 0)
+        rc = parse_size(a, v, 1, CLIENTS_MAX, &o->clients);
+    else if (strcmp(a, "--seconds") == 0)
+        rc = parse_size(a, v, 1, 3600, &o->seconds);
+    else if (strcmp(a, "--warmup") == 0)
+        rc = parse_size(a, v, 0, 600, &o->warmup);
+    else if (strcmp(a, "--wrk-seconds") == 0)
+        rc = parse_size(a, v, 0, 600, &o->wrk_seconds);
+    else if (strcmp(a, "--dir") == 0)
+        o->parent_dir = v;
+    else if (strcmp(a, "--root") == 0)
+        o->root = v;
+    else if (strcmp(a, "--url") == 0)
+        o->url = v;
+    else if (strcmp(a, "--cashier") == 0)
+        o->cashier = v;
+    else if (strcmp(a, "--pin") == 0)
+        o->pin = v;
+    else
+        return -1;
+    return rc;
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -334,52 +314,8 @@ static int parse_args(int argc, char **argv, options *o)
                    .wrk_seconds = 3,
                    .cashier = "ann",
                    .pin = "1111"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strcmp(a, "--keep") == 0) {
-            o->keep = true;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!v) {
-            usage(stderr);
-            return fail("%s: unknown option or missing value", a);
-        }
-        if (strcmp(a, "--clients") == 0)
-            rc = parse_size(a, v, 1, CLIENTS_MAX, &o->clients);
-        else if (strcmp(a, "--seconds") == 0)
-            rc = parse_size(a, v, 1, 3600, &o->seconds);
-        else if (strcmp(a, "--warmup") == 0)
-            rc = parse_size(a, v, 0, 600, &o->warmup);
-        else if (strcmp(a, "--wrk-seconds") == 0)
-            rc = parse_size(a, v, 0, 600, &o->wrk_seconds);
-        else if (strcmp(a, "--dir") == 0)
-            o->parent_dir = v;
-        else if (strcmp(a, "--root") == 0)
-            o->root = v;
-        else if (strcmp(a, "--url") == 0)
-            o->url = v;
-        else if (strcmp(a, "--cashier") == 0)
-            o->cashier = v;
-        else if (strcmp(a, "--pin") == 0)
-            o->pin = v;
-        else {
-            usage(stderr);
-            return fail("unknown option %s", a);
-        }
-        if (rc != 0)
-            return rc;
-        i++;
-    }
+    if (bench_parse_options(argc, argv, &o->json, &o->keep, usage, value_option, o) != 0)
+        return 1;
     if (strlen(o->cashier) >= sizeof B.clients->cashier || strlen(o->pin) >= sizeof B.clients->pin)
         return fail("--cashier or --pin too long");
     return 0;
@@ -395,19 +331,8 @@ static bool is_file(const char *path)
 
 static int find_paths(bench *b)
 {
-    /* The binary is <build>/bench/checkout. */
-    char exe[BENCH_PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return fail("readlink /proc/self/exe: %s", strerror(errno));
-    exe[n] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash || slash == exe)
-            return fail("cannot find the build directory from %s", exe);
-        *slash = '\0';
-    }
-    snprintf(b->build, sizeof b->build, "%s", exe);
+    if (bench_build_dir(b->build, sizeof b->build, "") != 0)
+        return 1;
     char probe[BENCH_PATH_MAX + 64];
     if (b->opt.root) {
         snprintf(b->root, sizeof b->root, "%s", b->opt.root);
@@ -430,21 +355,6 @@ static int find_paths(bench *b)
     return 0;
 }
 
-static int describe_fs(bench *b)
-{
-    struct statfs sf;
-    if (statfs(b->dir, &sf) != 0)
-        return fail("statfs %s: %s", b->dir, strerror(errno));
-    static char unknown[32];
-    snprintf(unknown, sizeof unknown, "0x%lx", (unsigned long)sf.f_type);
-    b->fs_name = unknown;
-    for (size_t i = 0; i < sizeof FS_NAMES / sizeof FS_NAMES[0]; i++)
-        if ((long)sf.f_type == FS_NAMES[i].magic)
-            b->fs_name = FS_NAMES[i].name;
-    b->fs_is_ram = (long)sf.f_type == FS_TMPFS || (long)sf.f_type == FS_RAMFS;
-    return 0;
-}
-
 static int make_dir(bench *b)
 {
     const char *parent = b->opt.parent_dir ? b->opt.parent_dir : b->build;
@@ -457,32 +367,7 @@ static int make_dir(bench *b)
     snprintf(b->data, sizeof b->data, "%s/term", b->dir);
     snprintf(b->cli_log, sizeof b->cli_log, "%s/cli.log", b->dir);
     snprintf(b->kassad_log, sizeof b->kassad_log, "%s/kassad.log", b->dir);
-    return describe_fs(b);
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) != 0) {
-        fail("remove %s: %s", path, strerror(errno));
-        return 1;
-    }
-    return 0;
-}
-
-static int remove_dir(bench *b)
-{
-    if (!b->dir_created)
-        return 0;
-    if (b->opt.keep) {
-        fprintf(stderr, "bench/checkout: kept %s\n", b->dir);
-        return 0;
-    }
-    if (nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return fail("cannot remove %s", b->dir);
-    return 0;
+    return bench_describe_fs(b->dir, &b->fs_name, &b->fs_is_ram);
 }
 
 /* The last lines of a log, to explain a failure. */
@@ -1484,7 +1369,7 @@ int main(int argc, char **argv)
         rc = report(b);
     if (stop_terminal(b) != 0)
         rc = 1;
-    if (remove_dir(b) != 0)
+    if (bench_remove_dir(b->dir, b->dir_created, b->opt.keep) != 0)
         rc = 1;
     for (size_t i = 0; i < b->opt.clients; i++)
         client_free(&b->clients[i]);

@@ -20,17 +20,10 @@
  */
 #include "term/term.h"
 
-#include <errno.h>
-#include <ftw.h>
+#define BENCH_NAME "commit"
+#include "benchutil.h"
+
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <time.h>
-#include <unistd.h>
 
 #define TARGET_RATIO 1.5
 #define TARGET_SALES_PER_S 20000.0
@@ -39,20 +32,6 @@
 #define RAW_PAYLOAD_BYTES 25
 #define SALE_LINES_MAX 3
 #define TABLES_MAX 32
-#define BENCH_PATH_MAX 4096
-
-/* Values of statfs.f_type (linux/magic.h), to name the file system. */
-#define FS_TMPFS 0x01021994L
-#define FS_RAMFS 0x858458f6L
-
-static const struct {
-    long magic;
-    const char *name;
-} FS_NAMES[] = {
-    {0xEF53L, "ext4"},     {0x58465342L, "xfs"},       {0x9123683EL, "btrfs"}, {FS_TMPFS, "tmpfs"},
-    {FS_RAMFS, "ramfs"},   {0x794c7630L, "overlayfs"}, {0x6969L, "nfs"},       {0x2fc12fc1L, "zfs"},
-    {0xF2F52010L, "f2fs"}, {0x65735546L, "fuse"},      {0x01021997L, "9p"},    {0x4d44L, "vfat"},
-};
 
 typedef struct options {
     const char *parent_dir; /* NULL: the build directory */
@@ -130,18 +109,6 @@ typedef struct bench {
 
 /* ---- small helpers ---- */
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench/commit: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
 static int fail_kassa(const char *what, const kassa_err *err)
 {
     return fail("%s: %s (%s)", what, err->msg, kassa_strerror(err->code));
@@ -152,32 +119,12 @@ static int fail_sqlite(sqlite3 *db, const char *what)
     return fail("%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
 }
 
-static int now_ns(uint64_t *out)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return fail("clock_gettime: %s", strerror(errno));
-    *out = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    return 0;
-}
-
 static uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15u);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
     return z ^ (z >> 31);
-}
-
-static int parse_size(const char *name, const char *text, size_t min, size_t max, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end || text[0] == '-' || v < min || v > max)
-        return fail("%s: expected a whole number %zu..%zu, got \"%s\"", name, min, max, text);
-    *out = (size_t)v;
-    return 0;
 }
 
 static void usage(FILE *f)
@@ -192,10 +139,32 @@ static void usage(FILE *f)
           "  --block K         interleaving block: K sales, then K raw commits (10)\n"
           "  --group-sales M   sales in the group commit run (50000)\n"
           "  --batch B         sales per transaction in the group commit run (1000)\n"
-          "  --catalog C       catalog items imported before selling (1000)\n"
-          "  --json            one line of JSON instead of the table\n"
-          "  --keep            keep the working directory\n",
+          "  --catalog C       catalog items imported before selling (1000)\n" BENCH_USAGE_COMMON,
           f);
+}
+
+/* One option taking a value (bench_parse_options). */
+static int value_option(const char *a, const char *v, void *ctx)
+{
+    options *o = ctx;
+    int rc = 0;
+    if (strcmp(a, "--dir") == 0)
+        o->parent_dir = v;
+    else if (strcmp(a, "--sales") == 0)
+        rc = parse_size(a, v, 1, 10000000, &o->sales);
+    else if (strcmp(a, "--warmup") == 0)
+        rc = parse_size(a, v, 0, 1000000, &o->warmup);
+    else if (strcmp(a, "--block") == 0)
+        rc = parse_size(a, v, 1, 1000000, &o->block);
+    else if (strcmp(a, "--group-sales") == 0)
+        rc = parse_size(a, v, 1, 100000000, &o->group_sales);
+    else if (strcmp(a, "--batch") == 0)
+        rc = parse_size(a, v, 1, 1000000, &o->batch);
+    else if (strcmp(a, "--catalog") == 0)
+        rc = parse_size(a, v, 1, 60000, &o->catalog_items);
+    else
+        return -1;
+    return rc;
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -206,86 +175,12 @@ static int parse_args(int argc, char **argv, options *o)
                    .group_sales = 50000,
                    .batch = 1000,
                    .catalog_items = 1000};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strcmp(a, "--keep") == 0) {
-            o->keep = true;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!v) {
-            usage(stderr);
-            return fail("%s: unknown option or missing value", a);
-        }
-        if (strcmp(a, "--dir") == 0)
-            o->parent_dir = v;
-        else if (strcmp(a, "--sales") == 0)
-            rc = parse_size(a, v, 1, 10000000, &o->sales);
-        else if (strcmp(a, "--warmup") == 0)
-            rc = parse_size(a, v, 0, 1000000, &o->warmup);
-        else if (strcmp(a, "--block") == 0)
-            rc = parse_size(a, v, 1, 1000000, &o->block);
-        else if (strcmp(a, "--group-sales") == 0)
-            rc = parse_size(a, v, 1, 100000000, &o->group_sales);
-        else if (strcmp(a, "--batch") == 0)
-            rc = parse_size(a, v, 1, 1000000, &o->batch);
-        else if (strcmp(a, "--catalog") == 0)
-            rc = parse_size(a, v, 1, 60000, &o->catalog_items);
-        else {
-            usage(stderr);
-            return fail("unknown option %s", a);
-        }
-        if (rc != 0)
-            return rc;
-        i++;
-    }
+    if (bench_parse_options(argc, argv, &o->json, &o->keep, usage, value_option, o) != 0)
+        return 1;
     return 0;
 }
 
 /* ---- working directory ---- */
-
-static int build_dir(char *out, size_t size)
-{
-    /* The binary is <build>/bench/commit. */
-    char exe[BENCH_PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return fail("readlink /proc/self/exe: %s (pass --dir)", strerror(errno));
-    exe[n] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash || slash == exe)
-            return fail("cannot find the build directory from %s (pass --dir)", exe);
-        *slash = '\0';
-    }
-    if ((size_t)snprintf(out, size, "%s", exe) >= size)
-        return fail("build directory path too long");
-    return 0;
-}
-
-static int describe_fs(bench *b)
-{
-    struct statfs sf;
-    if (statfs(b->dir, &sf) != 0)
-        return fail("statfs %s: %s", b->dir, strerror(errno));
-    static char unknown[32];
-    snprintf(unknown, sizeof unknown, "0x%lx", (unsigned long)sf.f_type);
-    b->fs_name = unknown;
-    for (size_t i = 0; i < KASSA_ARRAY_LEN(FS_NAMES); i++)
-        if ((long)sf.f_type == FS_NAMES[i].magic)
-            b->fs_name = FS_NAMES[i].name;
-    b->fs_is_ram = (long)sf.f_type == FS_TMPFS || (long)sf.f_type == FS_RAMFS;
-    return 0;
-}
 
 static int make_dirs(bench *b)
 {
@@ -293,7 +188,7 @@ static int make_dirs(bench *b)
     if (b->opt.parent_dir) {
         if ((size_t)snprintf(parent, sizeof parent, "%s", b->opt.parent_dir) >= sizeof parent)
             return fail("--dir path too long");
-    } else if (build_dir(parent, sizeof parent) != 0) {
+    } else if (bench_build_dir(parent, sizeof parent, " (pass --dir)") != 0) {
         return 1;
     }
     if ((size_t)snprintf(b->dir, sizeof b->dir, "%s/bench-commit-XXXXXX", parent) >= sizeof b->dir)
@@ -306,32 +201,7 @@ static int make_dirs(bench *b)
         (size_t)snprintf(b->raw_path, sizeof b->raw_path, "%s/raw.db", b->dir) >=
             sizeof b->raw_path)
         return fail("working directory path too long");
-    return describe_fs(b);
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) != 0) {
-        fail("remove %s: %s", path, strerror(errno));
-        return 1;
-    }
-    return 0;
-}
-
-static int remove_dirs(bench *b)
-{
-    if (!b->dir_created)
-        return 0;
-    if (b->opt.keep) {
-        fprintf(stderr, "bench/commit: kept %s\n", b->dir);
-        return 0;
-    }
-    if (nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return fail("cannot remove %s", b->dir);
-    return 0;
+    return bench_describe_fs(b->dir, &b->fs_name, &b->fs_is_ram);
 }
 
 /* ---- raw SQLite: the floor ---- */
@@ -596,12 +466,12 @@ static int core_sale(bench *b, uint64_t *latency_ns)
     kassa_err err;
     kassa_err_clear(&err);
     uint64_t t0 = 0, t1 = 0;
-    if (latency_ns && now_ns(&t0) != 0)
+    if (latency_ns && bench_clock_ns(&t0) != 0)
         return 1;
     if (term_sale(b->t, b->cart, sp->tendered, b->res, &err) != KASSA_OK)
         return fail_kassa("term_sale", &err);
     if (latency_ns) {
-        if (now_ns(&t1) != 0)
+        if (bench_clock_ns(&t1) != 0)
             return 1;
         *latency_ns = t1 - t0;
     }
@@ -612,12 +482,12 @@ static int core_sale(bench *b, uint64_t *latency_ns)
 static int raw_single(bench *b, uint64_t *latency_ns)
 {
     uint64_t t0 = 0, t1 = 0;
-    if (latency_ns && now_ns(&t0) != 0)
+    if (latency_ns && bench_clock_ns(&t0) != 0)
         return 1;
     if (raw_tx(&b->raw, 1) != 0)
         return 1;
     if (latency_ns) {
-        if (now_ns(&t1) != 0)
+        if (bench_clock_ns(&t1) != 0)
             return 1;
         *latency_ns = t1 - t0;
     }
@@ -688,8 +558,8 @@ static int group_commit(bench *b, double *core_sales_per_s, double *raw_rows_per
     size_t m = b->opt.group_sales;
     for (size_t done = 0; done < m;) {
         size_t k = m - done < b->opt.batch ? m - done : b->opt.batch;
-        uint64_t t0, t1, t2;
-        if (now_ns(&t0) != 0)
+        uint64_t t0 = 0, t1 = 0, t2 = 0;
+        if (bench_clock_ns(&t0) != 0)
             return 1;
         if (term_batch_begin(b->t, &err) != KASSA_OK)
             return fail_kassa("term_batch_begin", &err);
@@ -701,7 +571,7 @@ static int group_commit(bench *b, double *core_sales_per_s, double *raw_rows_per
         }
         if (term_batch_commit(b->t, &err) != KASSA_OK)
             return fail_kassa("term_batch_commit", &err);
-        if (now_ns(&t1) != 0 || raw_tx(&b->raw, k) != 0 || now_ns(&t2) != 0)
+        if (bench_clock_ns(&t1) != 0 || raw_tx(&b->raw, k) != 0 || bench_clock_ns(&t2) != 0)
             return 1;
         core_total_ns += t1 - t0;
         raw_total_ns += t2 - t1;
@@ -725,19 +595,13 @@ static int pages_written(sqlite3 *db, int64_t *pages)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Nearest-rank percentiles; sorts v. */
 static latency_stats latency_of(uint64_t *v, size_t n)
 {
     latency_stats s = {0, 0, 0, 0};
     if (n == 0)
         return s;
-    qsort(v, n, sizeof *v, cmp_u64);
+    qsort(v, n, sizeof *v, bench_cmp_u64);
     double sum_ns = 0;
     for (size_t i = 0; i < n; i++)
         sum_ns += (double)v[i];
@@ -1094,7 +958,7 @@ int main(int argc, char **argv)
     free(b.specs);
     free(b.core_ns);
     free(b.raw_ns);
-    if (remove_dirs(&b) != 0)
+    if (bench_remove_dir(b.dir, b.dir_created, b.opt.keep) != 0)
         rc = 1;
     return rc;
 }

@@ -23,14 +23,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { CATALOG_CSV, REPO, freePort, readLog, setupCommands, sleep } from '../lib/kassad.mjs';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { CATALOG_CSV, REPO, freePort };
 export const BIN = process.env.KASSA_BIN || path.join(REPO, 'build', 'bin');
 export const KASSA = path.join(BIN, 'kassa');
 export const KASSAD = path.join(BIN, 'kassad');
-export const CATALOG_CSV = path.join(REPO, 'data', 'demo', 'catalog.csv');
 
 // ---------------------------------------------------------------------------
 // The contract
@@ -301,18 +300,6 @@ export function checkAgainstContract(req, res) {
 // ---------------------------------------------------------------------------
 // Processes and ports
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export function kassa(dataDir, ...args) {
   try {
     return execFileSync(KASSA, ['--data', dataDir, ...args], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -335,8 +322,6 @@ process.on('exit', () => {
   }
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Starts a kassad on a fresh terminal. Options:
  *   staff:   extra [{id, name, role, pin}] besides STAFF
@@ -348,10 +333,7 @@ export async function startTerminal({ staff = [], stock = {}, config = null } = 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-api-'));
   try {
     const dataDir = path.join(tmp, 'data');
-    kassa(dataDir, 'init', '--store', 'S1', '--node', 'T1');
-    kassa(dataDir, 'catalog', 'import', CATALOG_CSV);
-    for (const s of [...STAFF, ...staff]) kassa(dataDir, 'cashier', 'add', s.id, '--name', s.name, '--role', s.role, '--pin', s.pin);
-    for (const [sku, qty] of Object.entries(stock)) kassa(dataDir, 'stock', 'receive', `${sku}:${qty}`);
+    for (const args of setupCommands([...STAFF, ...staff], stock)) kassa(dataDir, ...args);
     const args = ['--data', dataDir];
     if (config) {
       const file = path.join(tmp, 'kassad.ini');
@@ -416,7 +398,7 @@ export class Terminal {
   }
 
   log() {
-    try { return fs.readFileSync(this.logFile, 'utf8').slice(-4000); } catch { return '(no log)'; }
+    return readLog(this.logFile);
   }
 
   /** Kills kassad by PID: SIGTERM, then SIGKILL after 5 s. */

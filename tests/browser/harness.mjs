@@ -12,13 +12,12 @@
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { REPO, freePort, readLog, setupCommands, sleep } from '../lib/kassad.mjs';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO, freePort };
 export const KASSA_BIN = path.resolve(REPO, process.env.KASSA_BIN || 'build/bin');
 export const ARTIFACTS = path.join(REPO, 'build', 'artifacts');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -32,19 +31,6 @@ export const CASHIERS = [
   { id: 'MGR1', name: 'Maria Manager', role: 'manager', pin: '5555' },
 ];
 
-/** A TCP port that was free a moment ago (bind port 0, read it, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function run(file, args, opts = {}) {
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd: REPO, timeout: 60_000, ...opts }, (err, stdout, stderr) => {
@@ -55,8 +41,6 @@ function run(file, args, opts = {}) {
     });
   });
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function waitHealthy(url, child, logFile, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
@@ -73,14 +57,6 @@ async function waitHealthy(url, child, logFile, timeoutMs = 20_000) {
     await sleep(100);
   }
   throw new Error(`kassad did not answer ${url}/healthz within ${timeoutMs} ms:\n${readLog(logFile)}`);
-}
-
-function readLog(file) {
-  try {
-    return fs.readFileSync(file, 'utf8').slice(-4000);
-  } catch {
-    return '(no log)';
-  }
 }
 
 /**
@@ -105,11 +81,7 @@ export async function startTerminal(name) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), `kassa-browser-${name}-`));
   const data = path.join(tmp, 'data');
   const k = (...args) => run(kassa, ['--data', data, ...args]);
-  await k('init', '--store', 'S1', '--node', 'T1');
-  await k('catalog', 'import', path.join(REPO, 'data', 'demo', 'catalog.csv'));
-  for (const c of CASHIERS) {
-    await k('cashier', 'add', c.id, '--name', c.name, '--role', c.role, '--pin', c.pin);
-  }
+  for (const args of setupCommands(CASHIERS)) await k(...args);
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

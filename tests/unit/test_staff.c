@@ -19,16 +19,12 @@
 #include <string.h>
 
 #include "term/term.h"
+#include "termutil.h"
 
 #define STORE "store-1"
 #define BIG_PAY INT64_C(100000000)
 #define T0 UINT64_C(1750000000000)
 
-static char g_base[512];
-static unsigned g_dirs;
-
-#define MAX_OPEN 8
-static term *g_open[MAX_OPEN];
 static oplog_sale *g_sale;      /* scratch for term_sale_get / term_cart_price */
 static term_sale_result *g_res; /* scratch for term_sale */
 
@@ -51,65 +47,6 @@ static int group_teardown(void **state)
     free(g_sale);
     free(g_res);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < MAX_OPEN; i++) {
-        term_close(g_open[i]);
-        g_open[i] = NULL;
-    }
-    return 0;
-}
-
-static void track(term *t)
-{
-    for (int i = 0; i < MAX_OPEN; i++) {
-        if (!g_open[i]) {
-            g_open[i] = t;
-            return;
-        }
-    }
-    fail_msg("too many open terminals");
-}
-
-static void untrack_close(term *t)
-{
-    for (int i = 0; i < MAX_OPEN; i++)
-        if (g_open[i] == t)
-            g_open[i] = NULL;
-    term_close(t);
-}
-
-typedef struct fake_clock {
-    uint64_t ms;
-} fake_clock;
-
-static uint64_t fake_now(void *ctx)
-{
-    return ((fake_clock *)ctx)->ms;
-}
-
-static term *open_term(const char *dir, fake_clock *clk)
-{
-    term *t = NULL;
-    kassa_err err;
-    if (term_open(dir, &t, &err) != KASSA_OK)
-        fail_msg("term_open %s: %s", dir, err.msg);
-    track(t);
-    if (clk)
-        term_set_clock(t, fake_now, clk);
-    return t;
-}
-
-static term *new_term(char *dir, size_t size, const char *node, fake_clock *clk)
-{
-    kassa_err err;
-    snprintf(dir, size, "%s/d%u", g_base, ++g_dirs);
-    if (term_init(dir, STORE, node, &err) != KASSA_OK)
-        fail_msg("term_init %s: %s", dir, err.msg);
-    return open_term(dir, clk);
 }
 
 static void add_items(term *t, size_t n, const char *const *skus, const char *const *names,
@@ -140,13 +77,6 @@ static void catalog(term *t)
     static const char *const NAMES[] = {"Apple", "Bread", "Cheese"};
     static const int64_t PRICES[] = {100, 250, 990};
     add_items(t, 3, SKUS, NAMES, PRICES);
-}
-
-static void cart_of(term_cart *cart, const char *sku, int64_t qty)
-{
-    kassa_err err;
-    memset(cart, 0, sizeof *cart);
-    assert_int_equal(term_cart_add(cart, sku, qty, &err), KASSA_OK);
 }
 
 static oplog_sale_ref sell_cart(term *t, const term_cart *cart)
@@ -207,43 +137,6 @@ static uint64_t head_seq(term *t)
     uint64_t seq = oplog_vv_get(&vv, t->node_id);
     oplog_vv_free(&vv);
     return seq;
-}
-
-/* What must not change when an action is refused. */
-typedef struct snap {
-    uint8_t hash[32];
-    oplog_vv vv;
-    term_status st;
-} snap;
-
-static void snap_take(term *t, snap *s)
-{
-    kassa_err err;
-    assert_int_equal(term_state_hash(t, s->hash, &err), KASSA_OK);
-    assert_int_equal(term_vv(t, &s->vv, &err), KASSA_OK);
-    assert_int_equal(term_status_get(t, &s->st, &err), KASSA_OK);
-}
-
-static bool snap_same(term *t, const snap *before)
-{
-    snap now;
-    snap_take(t, &now);
-    bool same = memcmp(now.hash, before->hash, 32) == 0 && now.vv.n == before->vv.n &&
-                now.st.ops == before->st.ops && now.st.pending == before->st.pending &&
-                now.st.sales == before->st.sales;
-    for (size_t i = 0; same && i < now.vv.n; i++)
-        same = strcmp(now.vv.e[i].origin, before->vv.e[i].origin) == 0 &&
-               now.vv.e[i].seq == before->vv.e[i].seq;
-    oplog_vv_free(&now.vv);
-    return same;
-}
-
-static void snap_assert_same(term *t, snap *before, const char *what)
-{
-    if (!snap_same(t, before)) {
-        oplog_vv_free(&before->vv);
-        fail_msg("%s changed the terminal's state", what);
-    }
 }
 
 static void state_hash(term *t, uint8_t out[32])
@@ -413,7 +306,7 @@ static void test_cashier_set_and_list(void **state)
     char dir[600];
     kassa_err err;
     fake_clock clk = {T0};
-    term *t = new_term(dir, sizeof dir, "T1", &clk);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", &clk);
     cashier_list l;
     list_cashiers(t, &l);
     assert_int_equal(l.n, 0);
@@ -494,7 +387,7 @@ static void test_cashier_set_refusals(void **state)
     (void)state;
     char dir[600];
     kassa_err err;
-    term *t = new_term(dir, sizeof dir, "T1", NULL);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
     cashier_ok(t, "c1", "Cashier One", TERM_ROLE_CASHIER, "1234");
     snap before;
     snap_take(t, &before);
@@ -560,7 +453,7 @@ static void test_check_pin_and_lockout(void **state)
     (void)state;
     char dir[600];
     fake_clock clk = {T0};
-    term *t = new_term(dir, sizeof dir, "T1", &clk);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", &clk);
     assert_int_equal(t->max_pin_failures, TERM_DEFAULT_MAX_PIN_FAILURES);
     assert_int_equal(t->pin_lockout_ms, TERM_DEFAULT_PIN_LOCKOUT_MS);
     const int64_t lock = TERM_DEFAULT_PIN_LOCKOUT_MS;
@@ -650,9 +543,9 @@ static void test_cashiers_replicate(void **state)
     (void)state;
     char d1[600], d2[600], d3[600];
     fake_clock c1 = {T0}, c2 = {T0 + 5}, c3 = {T0};
-    term *a = new_term(d1, sizeof d1, "T1", &c1);
-    term *b = new_term(d2, sizeof d2, "T2", &c2);
-    term *c = new_term(d3, sizeof d3, "T3", &c3);
+    term *a = new_term(d1, sizeof d1, STORE, "T1", &c1);
+    term *b = new_term(d2, sizeof d2, STORE, "T2", &c2);
+    term *c = new_term(d3, sizeof d3, STORE, "T3", &c3);
     /* Apart: T1 and T2 edit the same cashier; T2's clock is ahead, so its
      * whole record wins, whatever the order of arrival. */
     cashier_ok(a, "ann", "Ann on T1", TERM_ROLE_CASHIER, "1111");
@@ -728,7 +621,7 @@ static void test_audit_entries(void **state)
     char d1[600], d2[600];
     kassa_err err;
     fake_clock clk = {T0};
-    term *t = new_term(d1, sizeof d1, "T1", &clk);
+    term *t = new_term(d1, sizeof d1, STORE, "T1", &clk);
     catalog(t);
     audit_list al;
     list_audit(t, &al);
@@ -881,7 +774,7 @@ static void test_audit_entries(void **state)
     assert_int_equal(term_drawer_open(t, long_reason, &err), KASSA_OK);
 
     /* The audit log replicates. */
-    term *b = new_term(d2, sizeof d2, "T2", NULL);
+    term *b = new_term(d2, sizeof d2, STORE, "T2", NULL);
     ship(t, b);
     assert_same_state(t, b);
     audit_list bl;
@@ -907,7 +800,7 @@ static void test_cashier_alone_refused(void **state)
     (void)state;
     char dir[600];
     kassa_err err;
-    term *t = new_term(dir, sizeof dir, "T1", NULL);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
     catalog(t);
     oplog_sale_ref s1 = sell(t, "apple", 3);
     set_actor(t, "c1", "", "please");
@@ -983,7 +876,7 @@ static void test_sale_records_cashier(void **state)
     (void)state;
     char d1[600], d2[600];
     kassa_err err;
-    term *t = new_term(d1, sizeof d1, "T1", NULL);
+    term *t = new_term(d1, sizeof d1, STORE, "T1", NULL);
     catalog(t);
     set_actor(t, "alice", "", "");
     oplog_sale_ref a = sell(t, "apple", 1);
@@ -994,7 +887,7 @@ static void test_sale_records_cashier(void **state)
     oplog_sale_ref o = sell(t, "cheese", 1);
     assert_string_equal(g_res->sale.cashier, "");
     term_sale_info info;
-    term *b = new_term(d2, sizeof d2, "T2", NULL);
+    term *b = new_term(d2, sizeof d2, STORE, "T2", NULL);
     ship(t, b);
     term *both[2] = {t, b};
     for (int i = 0; i < 2; i++) {
@@ -1065,7 +958,7 @@ static void test_cart_ops(void **state)
     (void)state;
     char dir[600];
     kassa_err err;
-    term *t = new_term(dir, sizeof dir, "T1", NULL);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
     catalog(t);
     term_cart cart;
     memset(&cart, 0, sizeof cart);
@@ -1205,7 +1098,7 @@ static void test_catalog_search(void **state)
     (void)state;
     char dir[600];
     kassa_err err;
-    term *t = new_term(dir, sizeof dir, "T1", NULL);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
     static const char *const SKUS[] = {"ap1", "ap2", "ap3", "ban", "pc1", "pc2", "us1",
                                        "us2", "bs1", "bs2", "e1",  "e2",  "apx9"};
     static const char *const NAMES[] = {"Apple",
@@ -1307,8 +1200,8 @@ static void test_sales_recent(void **state)
     char d1[600], d2[600];
     kassa_err err;
     fake_clock c1 = {T0}, c2 = {T0};
-    term *a = new_term(d1, sizeof d1, "T1", &c1);
-    term *b = new_term(d2, sizeof d2, "T2", &c2);
+    term *a = new_term(d1, sizeof d1, STORE, "T1", &c1);
+    term *b = new_term(d2, sizeof d2, STORE, "T2", &c2);
     catalog(a);
     ship(a, b);
     sale_list l;
@@ -1383,7 +1276,7 @@ static void test_audit_longest_subject_listed(void **state)
     (void)state;
     char dir[600];
     kassa_err err;
-    term *t = new_term(dir, sizeof dir, "T1", NULL);
+    term *t = new_term(dir, sizeof dir, STORE, "T1", NULL);
     oplog_audit au;
     memset(&au, 0, sizeof au);
     snprintf(au.action, sizeof au.action, "void");

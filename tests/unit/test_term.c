@@ -16,17 +16,10 @@
 #include <unistd.h>
 
 #include "term/term.h"
+#include "termutil.h"
 
 #define STORE "store-1"
 #define BIG_PAY INT64_C(100000000)
-
-static char g_base[512];
-static unsigned g_dirs;
-
-/* Terminals and buffers a test opened, closed by the teardown even when an
- * assertion failed half-way. */
-#define MAX_OPEN 8
-static term *g_open[MAX_OPEN];
 
 /* ---- helpers ---- */
 
@@ -41,73 +34,6 @@ static int group_teardown(void **state)
     (void)state;
     tu_rm_tree(g_base);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < MAX_OPEN; i++) {
-        term_close(g_open[i]);
-        g_open[i] = NULL;
-    }
-    return 0;
-}
-
-static void track(term *t)
-{
-    for (int i = 0; i < MAX_OPEN; i++) {
-        if (!g_open[i]) {
-            g_open[i] = t;
-            return;
-        }
-    }
-    fail_msg("too many open terminals");
-}
-
-static void untrack_close(term *t)
-{
-    for (int i = 0; i < MAX_OPEN; i++)
-        if (g_open[i] == t)
-            g_open[i] = NULL;
-    term_close(t);
-}
-
-/* A fresh directory name under the test's base directory. */
-static void new_dir(char *out, size_t size)
-{
-    snprintf(out, size, "%s/d%u", g_base, ++g_dirs);
-}
-
-typedef struct fake_clock {
-    uint64_t ms;
-} fake_clock;
-
-static uint64_t fake_now(void *ctx)
-{
-    return ((fake_clock *)ctx)->ms;
-}
-
-static term *open_term(const char *dir, fake_clock *clk)
-{
-    term *t = NULL;
-    kassa_err err;
-    int rc = term_open(dir, &t, &err);
-    if (rc != KASSA_OK)
-        fail_msg("term_open %s: %s", dir, err.msg);
-    track(t);
-    if (clk)
-        term_set_clock(t, fake_now, clk);
-    return t;
-}
-
-static term *new_term(char *dir, size_t size, const char *store, const char *node, fake_clock *clk)
-{
-    kassa_err err;
-    new_dir(dir, size);
-    int rc = term_init(dir, store, node, &err);
-    if (rc != KASSA_OK)
-        fail_msg("term_init %s: %s", dir, err.msg);
-    return open_term(dir, clk);
 }
 
 static void catalog(term *t)
@@ -131,13 +57,6 @@ static void catalog(term *t)
     int rc = term_catalog_import(t, items, 3, &err);
     if (rc != KASSA_OK)
         fail_msg("catalog import: %s", err.msg);
-}
-
-static void cart_of(term_cart *cart, const char *sku, int64_t qty)
-{
-    kassa_err err;
-    memset(cart, 0, sizeof *cart);
-    assert_int_equal(term_cart_add(cart, sku, qty, &err), KASSA_OK);
 }
 
 /* Sells qty of sku (and optionally qty2 of sku2); returns the sale ref. */
@@ -166,41 +85,6 @@ static oplog_sale_ref sell2(term *t, const char *sku, int64_t qty, const char *s
 static oplog_sale_ref sell(term *t, const char *sku, int64_t qty)
 {
     return sell2(t, sku, qty, NULL, 0, NULL);
-}
-
-/* What must not change when an action is refused. */
-typedef struct snap {
-    uint8_t hash[32];
-    oplog_vv vv;
-    term_status st;
-} snap;
-
-static void snap_take(term *t, snap *s)
-{
-    kassa_err err;
-    assert_int_equal(term_state_hash(t, s->hash, &err), KASSA_OK);
-    assert_int_equal(term_vv(t, &s->vv, &err), KASSA_OK);
-    assert_int_equal(term_status_get(t, &s->st, &err), KASSA_OK);
-}
-
-static void snap_free(snap *s)
-{
-    oplog_vv_free(&s->vv);
-}
-
-static void snap_assert_same(term *t, snap *before, const char *what)
-{
-    snap now;
-    snap_take(t, &now);
-    bool same = memcmp(now.hash, before->hash, 32) == 0 && now.vv.n == before->vv.n &&
-                now.st.ops == before->st.ops && now.st.pending == before->st.pending &&
-                now.st.sales == before->st.sales;
-    for (size_t i = 0; same && i < now.vv.n; i++)
-        same = strcmp(now.vv.e[i].origin, before->vv.e[i].origin) == 0 &&
-               now.vv.e[i].seq == before->vv.e[i].seq;
-    snap_free(&now);
-    if (!same)
-        fail_msg("%s changed the terminal's state", what);
 }
 
 static int64_t stock_of(term *t, const char *sku)

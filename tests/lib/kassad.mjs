@@ -1,0 +1,51 @@
+// What the Node harnesses (tests/api/harness.mjs, tests/browser/harness.mjs)
+// share to start a throwaway kassad: the repository root (kassad's cwd, so
+// its default web root `web` resolves), a free loopback port, the kassa CLI
+// calls that set up a fresh terminal, and the tail of the daemon's log.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CATALOG_CSV = path.join(REPO, 'data', 'demo', 'catalog.csv');
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port that was free a moment ago (bind port 0, read it, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The kassa CLI calls (the arguments after `--data DIR`) that set up a fresh
+ * terminal: init as store S1, node T1; the demo catalog; each of staff
+ * ({id, name, role, pin}) as a cashier; stock ({SKU: qty}) received.
+ */
+export function setupCommands(staff, stock = {}) {
+  const cmds = [
+    ['init', '--store', 'S1', '--node', 'T1'],
+    ['catalog', 'import', CATALOG_CSV],
+  ];
+  for (const s of staff) cmds.push(['cashier', 'add', s.id, '--name', s.name, '--role', s.role, '--pin', s.pin]);
+  for (const [sku, qty] of Object.entries(stock)) cmds.push(['stock', 'receive', `${sku}:${qty}`]);
+  return cmds;
+}
+
+/** The last 4000 characters of a log file, or '(no log)'. */
+export function readLog(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').slice(-4000);
+  } catch {
+    return '(no log)';
+  }
+}
