@@ -193,25 +193,34 @@ static double pct_ms(const uint64_t *v, size_t n, unsigned p)
 }
 
 /* Merges one kind of samples of every client, sorted, into stats. */
-static int merge_stats(const bench *b, int kind, stats *st)
+/* Pools the samples of every client: the whole checkouts (checkout) and/or
+ * the request kinds whose bit is set in kinds; sorts, summarises. */
+static int merge_samples(const bench *b, bool checkout, unsigned kinds, stats *st)
 {
     size_t n = 0;
-    for (size_t i = 0; i < b->opt.clients; i++)
-        n += kind < 0 ? b->clients[i].checkout.n : b->clients[i].req[kind].n;
+    for (size_t i = 0; i < b->opt.clients; i++) {
+        n += checkout ? b->clients[i].checkout.n : 0;
+        for (int k = 0; k < REQ_KINDS; k++)
+            n += kinds & (1u << k) ? b->clients[i].req[k].n : 0;
+    }
     memset(st, 0, sizeof *st);
     if (n == 0)
         return 0;
     uint64_t *all = malloc(n * sizeof *all);
     if (!all)
         return fail("out of memory");
-    size_t k = 0;
-    double sum = 0;
+    size_t j = 0;
     for (size_t i = 0; i < b->opt.clients; i++) {
-        const samples *s = kind < 0 ? &b->clients[i].checkout : &b->clients[i].req[kind];
-        memcpy(all + k, s->v, s->n * sizeof *all);
-        k += s->n;
+        for (int k = -1; k < REQ_KINDS; k++) {
+            const samples *s = k < 0 ? &b->clients[i].checkout : &b->clients[i].req[k];
+            if (k < 0 ? !checkout : !(kinds & (1u << k)))
+                continue;
+            memcpy(all + j, s->v, s->n * sizeof *all);
+            j += s->n;
+        }
     }
     qsort(all, n, sizeof *all, bench_cmp_u64);
+    double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += (double)all[i];
     st->n = n;
@@ -223,36 +232,15 @@ static int merge_stats(const bench *b, int kind, stats *st)
     return 0;
 }
 
-/* Every request of every client, all kinds together. */
+/* kind < 0: whole checkouts; else one request kind. */
+static int merge_stats(const bench *b, int kind, stats *st)
+{
+    return kind < 0 ? merge_samples(b, true, 0, st) : merge_samples(b, false, 1u << kind, st);
+}
+
 static int merge_all_requests(const bench *b, stats *st)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < b->opt.clients; i++)
-        for (int k = 0; k < REQ_KINDS; k++)
-            n += b->clients[i].req[k].n;
-    memset(st, 0, sizeof *st);
-    if (n == 0)
-        return 0;
-    uint64_t *all = malloc(n * sizeof *all);
-    if (!all)
-        return fail("out of memory");
-    size_t j = 0;
-    double sum = 0;
-    for (size_t i = 0; i < b->opt.clients; i++)
-        for (int k = 0; k < REQ_KINDS; k++) {
-            memcpy(all + j, b->clients[i].req[k].v, b->clients[i].req[k].n * sizeof *all);
-            j += b->clients[i].req[k].n;
-        }
-    qsort(all, n, sizeof *all, bench_cmp_u64);
-    for (size_t i = 0; i < n; i++)
-        sum += (double)all[i];
-    st->n = n;
-    st->p50_ms = pct_ms(all, n, 50);
-    st->p99_ms = pct_ms(all, n, 99);
-    st->max_ms = (double)all[n - 1] / 1e6;
-    st->mean_ms = sum / (double)n / 1e6;
-    free(all);
-    return 0;
+    return merge_samples(b, false, (1u << REQ_KINDS) - 1, st);
 }
 
 /* ---- options ---- */
