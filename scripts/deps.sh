@@ -13,6 +13,7 @@ PACKAGES=(
   libcmocka-dev
   libevent-dev
   libinih-dev
+  libssl-dev
   util-linux
   chromium
   wrk

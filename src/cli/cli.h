@@ -57,5 +57,6 @@ int cmd_log(cli *c);
 int cmd_status(cli *c);
 int cmd_cashier(cli *c);
 int cmd_audit(cli *c);
+int cmd_ca(cli *c);
 
 #endif

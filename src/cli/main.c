@@ -38,7 +38,8 @@ static const char USAGE[] =
     "  status                             counts and sizes\n"
     "  cashier add ID --name N --role cashier|supervisor|manager --pin PIN\n"
     "  cashier list                       cashiers (PINs are stored as Argon2id hashes)\n"
-    "  audit                              supervised actions: voids, returns, overrides\n";
+    "  audit                              supervised actions: voids, returns, overrides\n"
+    "  ca init|issue|revoke|crl --dir CA [--store S --node T] [--out DIR]  device certificates\n";
 
 int cli_fail(const char *fmt, ...)
 {
@@ -173,6 +174,7 @@ static const struct {
     {"log", cmd_log},
     {"cashier", cmd_cashier},
     {"audit", cmd_audit},
+    {"ca", cmd_ca},
     {"status", cmd_status},
 };
 
