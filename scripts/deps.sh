@@ -14,6 +14,8 @@ PACKAGES=(
   libevent-dev
   libinih-dev
   libssl-dev
+  protobuf-c-compiler libprotobuf-c-dev
+  libzstd-dev
   util-linux
   chromium
   wrk
