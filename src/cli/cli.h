@@ -30,6 +30,11 @@ int cli_open(cli *c, term **t);
 int cli_print_json(json_t *v);
 json_t *cli_json_money(int64_t minor);
 
+/* Finishes a listing whose callbacks appended to arr (--json) or printed
+ * text lines (arr NULL): prints arr, or on a failed query (query_rc) drops
+ * it and reports err. */
+int cli_list_done(json_t *arr, int query_rc, const kassa_err *err);
+
 /* Writes a buffer to stdout (nothing for an empty one). */
 int cli_write(const kbuf *b);
 

@@ -290,12 +290,7 @@ int cmd_stock(cli *c)
             print_stock(c->argv[1], qty, NULL);
     } else if (show) {
         json_t *arr = c->json ? json_array() : NULL;
-        if (term_stock_each(t, print_stock, arr, &err) != KASSA_OK) {
-            json_decref(arr);
-            rc = cli_fail_err(&err);
-        } else if (arr) {
-            rc = cli_print_json(arr);
-        }
+        rc = cli_list_done(arr, term_stock_each(t, print_stock, arr, &err), &err);
     } else {
         int64_t now = 0;
         if (term_stock_get(t, sku, &now, &err) != KASSA_OK)
@@ -339,12 +334,7 @@ static int list_sales(cli *c, bool conflicts_only)
     json_t *arr = c->json ? json_array() : NULL;
     int qrc = conflicts_only ? term_conflicts_each(t, print_sale, arr, &err)
                              : term_sales_each(t, print_sale, arr, &err);
-    if (qrc != KASSA_OK) {
-        json_decref(arr);
-        rc = cli_fail_err(&err);
-    } else if (arr) {
-        rc = cli_print_json(arr);
-    }
+    rc = cli_list_done(arr, qrc, &err);
     term_close(t);
     return rc;
 }

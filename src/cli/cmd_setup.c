@@ -134,12 +134,7 @@ int cmd_catalog(cli *c)
         rc = catalog_import(c, t, c->argv[1]);
     } else if (strcmp(c->argv[0], "list") == 0 && c->argc == 1) {
         json_t *arr = c->json ? json_array() : NULL;
-        if (term_catalog_each(t, print_item, arr, &err) != KASSA_OK) {
-            json_decref(arr);
-            rc = cli_fail_err(&err);
-        } else if (arr) {
-            rc = cli_print_json(arr);
-        }
+        rc = cli_list_done(arr, term_catalog_each(t, print_item, arr, &err), &err);
     } else if (strcmp(c->argv[0], "set") == 0) {
         rc = catalog_set(t, c->argc - 1, c->argv + 1, c->json);
     } else {

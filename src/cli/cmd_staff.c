@@ -60,12 +60,7 @@ int cmd_cashier(cli *c)
     } else {
         kassa_err err;
         json_t *arr = c->json ? json_array() : NULL;
-        if (term_cashiers_each(t, print_cashier, arr, &err) != KASSA_OK) {
-            json_decref(arr);
-            rc = cli_fail_err(&err);
-        } else if (arr) {
-            rc = cli_print_json(arr);
-        }
+        rc = cli_list_done(arr, term_cashiers_each(t, print_cashier, arr, &err), &err);
     }
     term_close(t);
     return rc;
@@ -99,12 +94,7 @@ int cmd_audit(cli *c)
         return rc;
     kassa_err err;
     json_t *arr = c->json ? json_array() : NULL;
-    if (term_audit_each(t, print_audit, arr, &err) != KASSA_OK) {
-        json_decref(arr);
-        rc = cli_fail_err(&err);
-    } else if (arr) {
-        rc = cli_print_json(arr);
-    }
+    rc = cli_list_done(arr, term_audit_each(t, print_audit, arr, &err), &err);
     term_close(t);
     return rc;
 }

@@ -93,6 +93,15 @@ json_t *cli_json_money(int64_t minor)
     return json_string(s);
 }
 
+int cli_list_done(json_t *arr, int query_rc, const kassa_err *err)
+{
+    if (query_rc != KASSA_OK) {
+        json_decref(arr);
+        return cli_fail_err(err);
+    }
+    return arr ? cli_print_json(arr) : CLI_OK;
+}
+
 int cli_write(const kbuf *b)
 {
     if (b->len && fwrite(b->data, 1, b->len, stdout) != b->len)

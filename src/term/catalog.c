@@ -223,12 +223,9 @@ int term_item_by_barcode(term *t, const char *barcode, term_item *out, kassa_err
     return rc;
 }
 
-int term_catalog_each(term *t, term_item_cb cb, void *ctx, kassa_err *err)
+/* Runs a prepared catalog query (bindings done) through cb. */
+static int item_rows(term *t, sqlite3_stmt *st, term_item_cb cb, void *ctx, kassa_err *err)
 {
-    static const char SQL[] = "SELECT " ITEM_COLUMNS "FROM catalog c ORDER BY sku";
-    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
-    if (!st)
-        return err->code;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         term_item it;
@@ -240,9 +237,16 @@ int term_catalog_each(term *t, term_item_cb cb, void *ctx, kassa_err *err)
         }
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_error(&t->st, rc, "catalog", err);
-    return KASSA_OK;
+    return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, "catalog", err);
+}
+
+int term_catalog_each(term *t, term_item_cb cb, void *ctx, kassa_err *err)
+{
+    static const char SQL[] = "SELECT " ITEM_COLUMNS "FROM catalog c ORDER BY sku";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    return item_rows(t, st, cb, ctx, err);
 }
 
 int term_catalog_search(term *t, const char *prefix, size_t limit, term_item_cb cb, void *ctx,
@@ -267,16 +271,5 @@ int term_catalog_search(term *t, const char *prefix, size_t limit, term_item_cb 
         return err->code;
     sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        term_item it;
-        item_from_row(st, &it);
-        int crc = cb(&it, ctx);
-        if (crc != KASSA_OK) {
-            sqlite3_reset(st);
-            return crc;
-        }
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, "catalog", err);
+    return item_rows(t, st, cb, ctx, err);
 }
