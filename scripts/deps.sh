@@ -16,6 +16,8 @@ PACKAGES=(
   libssl-dev
   protobuf-c-compiler libprotobuf-c-dev
   libzstd-dev
+  libavahi-core-dev
+  iproute2
   util-linux
   chromium
   wrk

@@ -9,6 +9,8 @@
 
 #define EXPORT_FILE_MAX_BYTES (1u << 30)
 #define VV_FILE_MAX_BYTES (1u << 20)
+/* kassad rewrites peers.json each second: older means it is not running. */
+#define STATUS_STALE_MS 5000
 
 int cmd_export(cli *c)
 {
@@ -170,6 +172,62 @@ int cmd_log(cli *c)
     return rc;
 }
 
+/* The peer links as kassad last wrote them (DATA/peers.json, each second),
+ * with "stale" set when that is more than a few seconds old (kassad is not
+ * running). NULL when there is no such file (peer links never ran). */
+static json_t *read_peers_status(const char *dir)
+{
+    char path[4096 + 16];
+    snprintf(path, sizeof path, "%s/peers.json", dir);
+    json_t *doc = json_load_file(path, 0, NULL);
+    json_t *peers = json_incref(json_object_get(doc, "peers"));
+    json_int_t updated = json_integer_value(json_object_get(doc, "updated_ms"));
+    json_decref(doc);
+    if (!json_is_array(peers)) {
+        json_decref(peers);
+        return NULL;
+    }
+    bool stale = (json_int_t)hlc_wall_ms() - updated > STATUS_STALE_MS;
+    size_t i;
+    json_t *p;
+    json_array_foreach(peers, i, p)
+    {
+        json_object_set_new(p, "stale", json_boolean(stale));
+        if (stale)
+            json_object_set_new(p, "connected", json_false());
+    }
+    return peers;
+}
+
+static void print_peers(json_t *peers)
+{
+    size_t i;
+    json_t *p;
+    uint64_t now = hlc_wall_ms();
+    json_array_foreach(peers, i, p)
+    {
+        json_int_t seen = json_integer_value(json_object_get(p, "last_seen_ms"));
+        const char *err = json_string_value(json_object_get(p, "last_error"));
+        printf("peer %s: %s", json_string_value(json_object_get(p, "node")),
+               json_is_true(json_object_get(p, "connected")) ? "connected" : "not connected");
+        if (json_is_true(json_object_get(p, "stale")))
+            printf(" (status is stale: kassad is not running)");
+        const char *addr = json_string_value(json_object_get(p, "address"));
+        if (addr && addr[0])
+            printf(", %s (%s)", addr, json_string_value(json_object_get(p, "direction")));
+        if (seen > 0)
+            printf(", last seen %.1f s ago", (double)((json_int_t)now - seen) / 1000.0);
+        else
+            printf(", never seen");
+        printf(", lacks %lld of ours, we lack %lld of its",
+               (long long)json_integer_value(json_object_get(p, "lag_ops")),
+               (long long)json_integer_value(json_object_get(p, "behind_ops")));
+        if (err && err[0])
+            printf(", last error: %s", err);
+        printf("\n");
+    }
+}
+
 int cmd_status(cli *c)
 {
     if (c->argc != 0)
@@ -180,17 +238,20 @@ int cmd_status(cli *c)
         return rc;
     kassa_err err;
     term_status s;
+    json_t *peers = read_peers_status(c->data_dir);
     if (term_status_get(t, &s, &err) != KASSA_OK) {
         rc = cli_fail_err(&err);
     } else if (c->json) {
-        rc = cli_print_json(json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "store", t->store_id, "node",
-                                      t->node_id, "ops", (json_int_t)s.ops, "pending",
-                                      (json_int_t)s.pending, "sales", (json_int_t)s.sales,
-                                      "db_size_bytes", (json_int_t)s.db_size_bytes));
+        rc = cli_print_json(json_pack(
+            "{s:s,s:s,s:I,s:I,s:I,s:I,s:O}", "store", t->store_id, "node", t->node_id, "ops",
+            (json_int_t)s.ops, "pending", (json_int_t)s.pending, "sales", (json_int_t)s.sales,
+            "db_size_bytes", (json_int_t)s.db_size_bytes, "peers", peers ? peers : json_null()));
     } else {
         printf("store %s node %s: %zu operations, %zu pending, %zu sales, database %lld bytes\n",
                t->store_id, t->node_id, s.ops, s.pending, s.sales, (long long)s.db_size_bytes);
+        print_peers(peers);
     }
+    json_decref(peers);
     term_close(t);
     return rc;
 }

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { SET_STR, SET_INT, SET_LEVEL } set_type;
+/* SET_ROSTER and SET_PEERS append: a key may repeat, and one line may
+ * list several entries separated by blanks or commas (an INI line holds at
+ * most 197 bytes, so a big store's roster spans lines). */
+typedef enum { SET_STR, SET_INT, SET_LEVEL, SET_ROSTER, SET_PEERS } set_type;
 
 /* One row per setting: where it lives in the file, where it lives in
  * kd_config, and what it accepts. Defaults are in kd_config_defaults. */
@@ -45,6 +48,18 @@ static const setting SETTINGS[] = {
     INT("api", session_ttl_s, 1, 7 * 86400),
     INT("api", max_open_carts, 1, 100000),
     INT("api", cart_idle_timeout_s, 1, 7 * 86400),
+    {"peer", "listen", SET_STR, offsetof(kd_config, peer_listen),
+     sizeof(((kd_config *)0)->peer_listen), 0, 0},
+    {"peer", "cert_dir", SET_STR, offsetof(kd_config, peer_cert_dir),
+     sizeof(((kd_config *)0)->peer_cert_dir), 0, 0},
+    {"peer", "roster", SET_ROSTER, 0, 0, 0, 0},
+    {"peer", "peers", SET_PEERS, 0, 0, 0, 0},
+    INT("peer", mdns, 0, 1),
+    INT("peer", anti_entropy_ms, 50, 600000),
+    INT("peer", reconnect_min_ms, 10, 600000),
+    INT("peer", reconnect_max_ms, 10, 3600000),
+    INT("peer", idle_timeout_ms, 100, 3600000),
+    INT("peer", send_buffer_max_bytes, 65536, 256 * 1024 * 1024),
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -66,7 +81,57 @@ void kd_config_defaults(kd_config *c)
     c->session_ttl_s = 8 * 3600;
     c->max_open_carts = 1000;
     c->cart_idle_timeout_s = 3600;
+    c->mdns = 0;
+    c->anti_entropy_ms = 1000;
+    c->reconnect_min_ms = 200;
+    c->reconnect_max_ms = 10000;
+    c->idle_timeout_ms = 10000;
+    c->send_buffer_max_bytes = 4 * 1024 * 1024;
     c->log_level = JLOG_INFO;
+}
+
+/* Appends the blank- or comma-separated entries of value to the roster or
+ * the static peers. */
+static int append_list(kd_config *c, set_type type, const char *section, const char *key,
+                       const char *value, kassa_err *err)
+{
+    const char *p = value;
+    for (;;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, " \t,");
+        if (n == 0)
+            return KASSA_OK;
+        if (type == SET_ROSTER) {
+            char id[KASSA_ID_MAX + 1];
+            if (n > KASSA_ID_MAX)
+                return kassa_fail(err, KASSA_EINVAL, "[%s] %s: node id too long", section, key);
+            memcpy(id, p, n);
+            id[n] = '\0';
+            if (!kassa_valid_id(id, KASSA_ID_MAX))
+                return kassa_fail(err, KASSA_EINVAL, "[%s] %s: invalid node id \"%s\"", section,
+                                  key, id);
+            if (c->n_roster >= KD_ROSTER_MAX)
+                return kassa_fail(err, KASSA_EINVAL, "[%s] %s: more than %d terminals", section,
+                                  key, KD_ROSTER_MAX);
+            memcpy(c->roster[c->n_roster++], id, n + 1);
+        } else {
+            char host[KD_HOST_MAX_BYTES];
+            uint16_t port;
+            char addr[KD_ADDR_MAX_BYTES];
+            if (n >= sizeof addr)
+                return kassa_fail(err, KASSA_EINVAL, "[%s] %s: address too long", section, key);
+            memcpy(addr, p, n);
+            addr[n] = '\0';
+            if (kd_split_addr(addr, host, &port, err) != KASSA_OK || port == 0)
+                return kassa_fail(err, KASSA_EINVAL, "[%s] %s: \"%s\": expected IP:PORT", section,
+                                  key, addr);
+            if (c->n_static_peers >= KD_STATIC_PEERS_MAX)
+                return kassa_fail(err, KASSA_EINVAL, "[%s] %s: more than %d peers", section, key,
+                                  KD_STATIC_PEERS_MAX);
+            memcpy(c->static_peers[c->n_static_peers++], addr, n + 1);
+        }
+        p += n;
+    }
 }
 
 /* Whole decimal integer in [min, max]; no sign, blanks or suffix. */
@@ -107,6 +172,9 @@ int kd_config_set(kd_config *c, const char *section, const char *key, const char
                 return kassa_fail(err, KASSA_EINVAL, "[%s] %s: expected debug, info, warn or error",
                                   section, key);
             return KASSA_OK;
+        case SET_ROSTER:
+        case SET_PEERS:
+            return append_list(c, s->type, section, key, value, err);
         }
     }
     return kassa_fail(err, KASSA_EINVAL, "unknown setting [%s] %s", section, key);
@@ -145,25 +213,24 @@ int kd_config_load(kd_config *c, const char *path, kassa_err *err)
 }
 
 /* "HOST:PORT", "[V6]:PORT"; port 0 asks the system for a free one. */
-static int split_listen(kd_config *c, kassa_err *err)
+int kd_split_addr(const char *addr, char host_out[KD_HOST_MAX_BYTES], uint16_t *port_out,
+                  kassa_err *err)
 {
-    const char *colon = strrchr(c->listen, ':');
+    const char *colon = strrchr(addr, ':');
     int64_t port;
     if (!colon || parse_int(colon + 1, 0, 65535, &port) != 0)
-        return kassa_fail(err, KASSA_EINVAL, "listen address \"%s\": expected HOST:PORT",
-                          c->listen);
-    const char *host = c->listen;
+        return kassa_fail(err, KASSA_EINVAL, "address \"%s\": expected HOST:PORT", addr);
+    const char *host = addr;
     size_t n = (size_t)(colon - host);
     if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
         host++;
         n -= 2;
     }
-    if (n == 0 || n >= sizeof c->listen_host || memchr(host, '[', n) || memchr(host, ']', n))
-        return kassa_fail(err, KASSA_EINVAL, "listen address \"%s\": expected HOST:PORT",
-                          c->listen);
-    memcpy(c->listen_host, host, n);
-    c->listen_host[n] = '\0';
-    c->listen_port = (uint16_t)port;
+    if (n == 0 || n >= KD_HOST_MAX_BYTES || memchr(host, '[', n) || memchr(host, ']', n))
+        return kassa_fail(err, KASSA_EINVAL, "address \"%s\": expected HOST:PORT", addr);
+    memcpy(host_out, host, n);
+    host_out[n] = '\0';
+    *port_out = (uint16_t)port;
     return KASSA_OK;
 }
 
@@ -172,5 +239,22 @@ int kd_config_finish(kd_config *c, kassa_err *err)
     if (!c->data_dir[0])
         return kassa_fail(err, KASSA_EINVAL,
                           "no data directory: pass --data DIR or set data_dir in [terminal]");
-    return split_listen(c, err);
+    kassa_err why;
+    if (kd_split_addr(c->listen, c->listen_host, &c->listen_port, &why) != KASSA_OK)
+        return kassa_fail(err, KASSA_EINVAL, "[api] listen: %s", why.msg);
+    if (!c->peer_listen[0])
+        return KASSA_OK;
+    if (kd_split_addr(c->peer_listen, c->peer_listen_host, &c->peer_listen_port, &why) != KASSA_OK)
+        return kassa_fail(err, KASSA_EINVAL, "[peer] listen: %s", why.msg);
+    if (!c->peer_cert_dir[0])
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[peer] cert_dir: peer links need the terminal's certificate directory "
+                          "(kassa ca issue --out DIR)");
+    if (c->n_roster == 0)
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[peer] roster: list the store's terminals (node ids) that may connect");
+    if (c->reconnect_max_ms < c->reconnect_min_ms)
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[peer] reconnect_max_ms must be at least reconnect_min_ms");
+    return KASSA_OK;
 }

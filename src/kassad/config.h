@@ -15,6 +15,10 @@
 
 #define KD_PATH_MAX_BYTES 4096
 #define KD_HOST_MAX_BYTES 256
+/* Terminals in one store's roster, and static peer addresses. */
+#define KD_ROSTER_MAX 256
+#define KD_STATIC_PEERS_MAX 64
+#define KD_ADDR_MAX_BYTES (KD_HOST_MAX_BYTES + 8)
 
 typedef struct kd_config {
     /* [terminal] */
@@ -34,9 +38,28 @@ typedef struct kd_config {
     int64_t session_ttl_s;
     int64_t max_open_carts;
     int64_t cart_idle_timeout_s;
+    /* [peer]: links to the other terminals of the store (off while
+     * listen is empty) */
+    char peer_listen[KD_ADDR_MAX_BYTES];
+    char peer_listen_host[KD_HOST_MAX_BYTES];
+    uint16_t peer_listen_port;
+    char peer_cert_dir[KD_PATH_MAX_BYTES];
+    char roster[KD_ROSTER_MAX][KASSA_ID_MAX + 1];
+    size_t n_roster;
+    char static_peers[KD_STATIC_PEERS_MAX][KD_ADDR_MAX_BYTES];
+    size_t n_static_peers;
+    int64_t mdns;
+    int64_t anti_entropy_ms;
+    int64_t reconnect_min_ms;
+    int64_t reconnect_max_ms;
+    int64_t idle_timeout_ms;
+    int64_t send_buffer_max_bytes;
     /* [log] */
     jlog_level log_level;
 } kd_config;
+
+/* Splits "HOST:PORT" or "[V6]:PORT" (port 0..65535). */
+int kd_split_addr(const char *addr, char host[KD_HOST_MAX_BYTES], uint16_t *port, kassa_err *err);
 
 void kd_config_defaults(kd_config *c);
 /* Reads an INI file over the current values. Unknown sections or keys,

@@ -2,6 +2,7 @@
 #include "jlog/jlog.h"
 #include "kassad/clock.h"
 #include "kassad/handlers.h"
+#include "kassad/peers.h"
 #include "kassad/reply.h"
 
 static int64_t uptime_s(const kd_app *app)
@@ -33,6 +34,16 @@ void h_metrics(kd_req *r)
         .sessions = (int64_t)app->sessions.n_used,
         .uptime_s = uptime_s(app),
     };
+    if (app->peers) {
+        peer_totals tot;
+        peer_mesh_totals(app->peers, &tot);
+        g.peer_links_up = tot.links_up;
+        g.peer_ops_sent = tot.ops_sent;
+        g.peer_ops_received = tot.ops_received;
+        g.peer_bytes_sent = tot.bytes_sent;
+        g.peer_bytes_received = tot.bytes_received;
+        g.peer_links_refused = tot.links_refused;
+    }
     kbuf_reset(&app->text);
     kd_metrics_render(app->metrics, &g, &app->text);
     kd_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", &app->text);
@@ -47,13 +58,18 @@ void h_status(kd_req *r)
         kd_reply_kassa(r, &err);
         return;
     }
-    /* online, peers, leader and cloud are placeholders until
-     * replication, Raft and the cloud uploader land. */
+    /* online: linked to at least one other terminal of the store. leader
+     * and cloud are placeholders until Raft and the cloud uploader land. */
+    json_t *peers = kd_peers_status(app);
+    bool online = false;
+    size_t i;
+    json_t *p;
+    json_array_foreach(peers, i, p) online |= json_is_true(json_object_get(p, "connected"));
     kd_reply_json(r, 200,
-                  json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:[],s:n,s:{s:s}}", "store",
+                  json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:n,s:{s:s}}", "store",
                             app->t->store_id, "node", app->t->node_id, "uptime_s",
                             (json_int_t)uptime_s(app), "db_size_bytes",
                             (json_int_t)st.db_size_bytes, "ops", (json_int_t)st.ops, "pending_ops",
-                            (json_int_t)st.pending, "sales", (json_int_t)st.sales, "online", 0,
-                            "peers", "leader", "cloud", "state", "not_configured"));
+                            (json_int_t)st.pending, "sales", (json_int_t)st.sales, "online", online,
+                            "peers", peers, "leader", "cloud", "state", "not_configured"));
 }

@@ -14,6 +14,8 @@
 #include "kassad/metrics.h"
 #include "kassad/session.h"
 #include "kassad/webroot.h"
+#include "peer/peer.h"
+#include "pki/pki.h"
 #include "term/term.h"
 
 #include <event2/event.h>
@@ -56,6 +58,12 @@ typedef struct kd_app {
     kbuf text;                /* receipts, metrics */
 
     struct kd_batch *batch; /* checkouts waiting for their group commit */
+
+    /* Links to the store's other terminals (NULL when [peer] is off). */
+    pki_identity id;
+    bool have_id;
+    peer_mesh *peers;
+    struct event *peers_status_ev; /* writes peers.json */
 } kd_app;
 
 #endif

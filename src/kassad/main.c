@@ -13,6 +13,7 @@
 #include "kassad/clock.h"
 #include "kassad/housekeeping.h"
 #include "kassad/kassad.h"
+#include "kassad/peers.h"
 #include "kassad/server.h"
 
 #include <errno.h>
@@ -171,13 +172,15 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
         if (!app->signal_ev[i] || event_add(app->signal_ev[i], NULL) != 0)
             return kassa_fail(err, KASSA_EIO, "cannot handle signal %d", SIGNALS[i]);
     }
-    if ((rc = kd_batch_init(app, err)) != KASSA_OK)
+    if ((rc = kd_batch_init(app, err)) != KASSA_OK ||
+        (rc = kd_housekeeping_start(app, err)) != KASSA_OK)
         return rc;
-    return kd_housekeeping_start(app, err);
+    return kd_peers_start(app, err);
 }
 
 static void app_close(kd_app *app)
 {
+    kd_peers_free(app);
     kd_batch_free(app);
     kd_server_free(app);
     kd_housekeeping_free(app);

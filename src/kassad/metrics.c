@@ -102,6 +102,12 @@ static void gauge(kbuf *out, const char *name, const char *help, int64_t v)
     put(out, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, (long long)v);
 }
 
+static void counter(kbuf *out, const char *name, const char *help, uint64_t v)
+{
+    put(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+        (unsigned long long)v);
+}
+
 void kd_metrics_render(const kd_metrics *m, const kd_metrics_gauges *g, kbuf *out)
 {
     put(out,
@@ -153,4 +159,17 @@ void kd_metrics_render(const kd_metrics *m, const kd_metrics_gauges *g, kbuf *ou
     gauge(out, "kassa_open_carts", "Carts open in this daemon.", g->open_carts);
     gauge(out, "kassa_sessions", "Cashier sessions logged in.", g->sessions);
     gauge(out, "kassa_uptime_seconds", "Seconds since the daemon started.", g->uptime_s);
+    gauge(out, "kassa_peer_links_up", "Links to other terminals that are up.",
+          (int64_t)g->peer_links_up);
+    counter(out, "kassa_peer_ops_sent_total", "Operations sent to other terminals.",
+            g->peer_ops_sent);
+    counter(out, "kassa_peer_ops_received_total",
+            "Operations from other terminals newly applied here.", g->peer_ops_received);
+    counter(out, "kassa_peer_bytes_sent_total", "Bytes sent on peer links, TLS included.",
+            g->peer_bytes_sent);
+    counter(out, "kassa_peer_bytes_received_total", "Bytes received on peer links, TLS included.",
+            g->peer_bytes_received);
+    counter(out, "kassa_peer_links_refused_total",
+            "Peer links refused: certificate, store, roster or Hello checks.",
+            g->peer_links_refused);
 }

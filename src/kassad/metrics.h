@@ -42,6 +42,11 @@ typedef struct kd_metrics_gauges {
     int64_t open_carts;
     int64_t sessions;
     int64_t uptime_s;
+    /* Peer links (all 0 when they are off). */
+    uint64_t peer_links_up;
+    uint64_t peer_ops_sent, peer_ops_received;
+    uint64_t peer_bytes_sent, peer_bytes_received;
+    uint64_t peer_links_refused;
 } kd_metrics_gauges;
 
 /* Appends the exposition text to out. */

@@ -171,3 +171,15 @@ int term_status_get(term *t, term_status *s, kassa_err *err)
         s->db_size_bytes += (int64_t)sb.st_size;
     return KASSA_OK;
 }
+
+int term_data_version(term *t, int64_t *version, kassa_err *err)
+{
+    sqlite3_stmt *st = store_stmt(&t->st, "PRAGMA data_version", err);
+    if (!st)
+        return err->code;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? KASSA_OK : store_error(&t->st, rc, "data_version", err);
+}

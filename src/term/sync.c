@@ -99,7 +99,8 @@ int term_export(term *t, const oplog_vv *since, kbuf *out, kassa_err *err)
 /* ---- import ---- */
 
 typedef struct import_ctx {
-    const oplog_file *file;
+    const oplog_op *ops;
+    size_t n_ops;
     term_import_report *rep;
     hlc_ts max_remote_hlc;
 } import_ctx;
@@ -264,8 +265,8 @@ static int drain_pending(term *t, import_ctx *c, kassa_err *err)
 static int import_tx(term *t, void *ctx, kassa_err *err)
 {
     import_ctx *c = ctx;
-    for (size_t i = 0; i < c->file->n_ops; i++) {
-        const oplog_op *op = &c->file->ops[i];
+    for (size_t i = 0; i < c->n_ops; i++) {
+        const oplog_op *op = &c->ops[i];
         bool applied, dup;
         int rc = try_apply(t, c, op, &applied, &dup, err);
         if (rc != KASSA_OK)
@@ -312,14 +313,73 @@ int term_import(term *t, const uint8_t *data, size_t len, term_import_report *re
         oplog_file_free(&f);
         return KASSA_ECONFLICT;
     }
-    import_ctx c = {.file = &f, .rep = rep};
-    rc = term_in_tx(t, import_tx, &c, err);
+    rc = term_import_ops(t, f.ops, f.n_ops, rep, err);
+    oplog_file_free(&f);
+    return rc;
+}
+
+int term_import_ops(term *t, const oplog_op *ops, size_t n_ops, term_import_report *rep,
+                    kassa_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->in_file = n_ops;
+    import_ctx c = {.ops = ops, .n_ops = n_ops, .rep = rep};
+    int rc = term_in_tx(t, import_tx, &c, err);
     if (rc != KASSA_OK) {
-        term_import_report zero = {.in_file = f.n_ops};
+        term_import_report zero = {.in_file = n_ops};
         *rep = zero;
     } else {
         t->skew_reports += rep->skew_reports;
     }
-    oplog_file_free(&f);
     return rc;
+}
+
+int term_ops_read(term *t, const char *origin, uint64_t after_seq, size_t max_ops, size_t max_bytes,
+                  oplog_op *ops, kbuf *payloads, size_t *n_ops, kassa_err *err)
+{
+    static const char SQL[] =
+        "SELECT o.name, p.seq, p.hlc, p.kind, p.payload, p.hash FROM ops p "
+        "JOIN origins o ON o.id = p.origin WHERE p.origin = ?1 AND p.seq > ?2 ORDER BY p.seq "
+        "LIMIT ?3";
+    *n_ops = 0;
+    kbuf_reset(payloads);
+    int64_t origin_id;
+    int rc = term_origin_id(t, origin, false, &origin_id, err);
+    if (rc == KASSA_ENOTFOUND)
+        return KASSA_OK; /* nothing from that origin yet */
+    if (rc != KASSA_OK)
+        return rc;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)(after_seq > INT64_MAX ? INT64_MAX : after_seq));
+    sqlite3_bind_int64(st, 3, (int64_t)max_ops);
+    /* Payloads are copied into one buffer that may move as it grows:
+     * remember offsets, point at them once it is complete. */
+    size_t n = 0;
+    int src = SQLITE_DONE;
+    while (n < max_ops && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        oplog_op op;
+        if ((rc = op_from_row(st, &op, err)) != KASSA_OK)
+            break;
+        if (n > 0 && payloads->len + op.payload_len > max_bytes) {
+            src = SQLITE_DONE;
+            break;
+        }
+        op.payload = (const uint8_t *)(uintptr_t)payloads->len;
+        kbuf_put(payloads, sqlite3_column_blob(st, 4), op.payload_len);
+        ops[n++] = op;
+    }
+    sqlite3_reset(st);
+    if (rc != KASSA_OK)
+        return rc;
+    if (n < max_ops && src != SQLITE_DONE)
+        return store_error(&t->st, src, "read operations", err);
+    if (payloads->oom)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ops[i].payload = payloads->data + (uintptr_t)ops[i].payload;
+    *n_ops = n;
+    return KASSA_OK;
 }

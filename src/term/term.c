@@ -174,6 +174,7 @@ int term_append_local(term *t, int kind, const kbuf *payload, oplog_op *out, kas
     oplog_hash(t->store_id, head.hash, &op, op.hash);
     if ((rc = term_store_and_apply(t, t->node_origin, &op, err)) != KASSA_OK)
         return rc;
+    t->local_appended = true;
     if (out)
         *out = op;
     return KASSA_OK;
@@ -198,7 +199,18 @@ int term_in_tx(term *t, term_tx_fn fn, void *ctx, kassa_err *err)
     /* A rolled-back action leaves no trace, not even on the clock. */
     if (rc != KASSA_OK)
         t->clock = saved;
+    term_after_tx(t, rc);
     return rc;
+}
+
+void term_after_tx(term *t, int rc)
+{
+    if (t->st.tx_depth != 0)
+        return; /* a savepoint: the outer transaction decides */
+    bool appended = t->local_appended && rc == KASSA_OK;
+    t->local_appended = false;
+    if (appended && t->on_local_commit)
+        t->on_local_commit(t->on_local_commit_ctx);
 }
 
 int term_batch_begin(term *t, kassa_err *err)
@@ -212,12 +224,15 @@ int term_batch_commit(term *t, kassa_err *err)
 {
     if (t->st.tx_depth != 1)
         return kassa_fail(err, KASSA_EINVAL, "no batch is open");
-    return store_commit(&t->st, err);
+    int rc = store_commit(&t->st, err);
+    term_after_tx(t, rc);
+    return rc;
 }
 
 void term_batch_rollback(term *t)
 {
     store_rollback(&t->st);
+    term_after_tx(t, KASSA_EIO);
 }
 
 /* ---- init / open ---- */

@@ -59,6 +59,11 @@ typedef struct term {
     int max_pin_failures;
     kbuf scratch;           /* payload encoding, reused */
     struct term_work *work; /* decoding space, allocated once at open */
+    /* Called after a transaction that appended local operations has
+     * committed (the outermost one): the peer links push them at once. */
+    void (*on_local_commit)(void *ctx);
+    void *on_local_commit_ctx;
+    bool local_appended; /* this transaction appended local operations */
 } term;
 
 /* Creates DIR (mode 0700) and its database for this store and node. Fails
@@ -287,6 +292,18 @@ typedef struct term_import_report {
  * already held for its origin rejects the whole file. */
 int term_import(term *t, const uint8_t *data, size_t len, term_import_report *rep, kassa_err *err);
 
+/* term_import for operations already decoded and checked (a peer link's
+ * batch, src/wire): the same idempotent apply, in one transaction, all or
+ * nothing. The caller checked that they belong to this store. */
+int term_import_ops(term *t, const oplog_op *ops, size_t n_ops, term_import_report *rep,
+                    kassa_err *err);
+
+/* Reads origin's operations with seq > after_seq, in order: at most max_ops
+ * of them and, past the first, at most max_bytes of payload. ops[i].payload
+ * points into *payloads (reset first), valid until it next changes. */
+int term_ops_read(term *t, const char *origin, uint64_t after_seq, size_t max_ops, size_t max_bytes,
+                  oplog_op *ops, kbuf *payloads, size_t *n_ops, kassa_err *err);
+
 /* ---- checks ---- */
 
 /* A digest of every projection's value, independent of the order in which
@@ -311,5 +328,9 @@ typedef struct term_status {
 } term_status;
 
 int term_status_get(term *t, term_status *st, kassa_err *err);
+
+/* SQLite's data_version: changes when another process (a `kassa` command
+ * next to kassad) has committed to the database since the last call. */
+int term_data_version(term *t, int64_t *version, kassa_err *err);
 
 #endif

@@ -59,6 +59,9 @@ int term_load_sale(term *t, const oplog_sale_ref *ref, int64_t *origin_id, oplog
 /* Runs fn inside a transaction (or a savepoint within a batch). */
 typedef int (*term_tx_fn)(term *t, void *ctx, kassa_err *err);
 int term_in_tx(term *t, term_tx_fn fn, void *ctx, kassa_err *err);
+/* After a commit (rc KASSA_OK) or rollback: once the outermost transaction
+ * is over, tells on_local_commit about committed local operations. */
+void term_after_tx(term *t, int rc);
 
 /* Runs a single-integer query (sql must be a static string: it keys the
  * statement cache). */

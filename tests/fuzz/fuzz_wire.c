@@ -11,8 +11,15 @@
  *    than the input, and a frame's payload lies inside the input;
  *  - a failed decode gives ECORRUPT, EVERSION or ENOMEM with a one-line
  *    message and leaves nothing allocated;
- *  - whatever decodes has valid ids, seqs and payloads, and encoding it
- *    again and decoding the result gives the same values.
+ *  - whatever decodes has valid ids, seqs and payloads, every op that
+ *    follows the op before it in the batch (same origin, seq one higher)
+ *    has the chain hash, and encoding it again (hashes left out inside
+ *    runs) and decoding the result gives the same values, hashes included.
+ *
+ * OpsBatch hashes are chained with FUZZ_WIRE_STORE, the store id the
+ * corpus seeds were made with (tests/unit/test_wire.c writes them when
+ * WIRE_SEED_DIR is set), so seeds with runs decode and mutations reach
+ * past the chain checks.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +29,8 @@
 #include "oplog/oplog.h"
 #include "testutil.h"
 #include "wire/wire.h"
+
+#define FUZZ_WIRE_STORE "store-1"
 
 static void check_fail(int rc, const kassa_err *err)
 {
@@ -151,7 +160,7 @@ static void fuzz_ops(const uint8_t *data, size_t size)
     wire_ops w;
     kassa_err err;
     memset(&w, 0xa5, sizeof w);
-    int rc = wire_decode_ops(data, size, &w, &err);
+    int rc = wire_decode_ops(FUZZ_WIRE_STORE, data, size, &w, &err);
     if (rc != KASSA_OK) {
         check_fail(rc, &err);
         tu_check(w.ops == NULL && w.payload_block == NULL && w.n_ops == 0);
@@ -167,13 +176,16 @@ static void fuzz_ops(const uint8_t *data, size_t size)
         /* Owned: never a pointer into the input. */
         tu_check(op->payload + op->payload_len <= data || op->payload >= data + size);
         tu_check(oplog_validate_payload(op->kind, op->payload, op->payload_len, NULL) == KASSA_OK);
+        const oplog_op *prev = i > 0 ? &w.ops[i - 1] : NULL;
+        if (prev && op->seq == prev->seq + 1 && strcmp(op->origin, prev->origin) == 0)
+            tu_check(oplog_hash_ok(FUZZ_WIRE_STORE, prev->hash, op));
     }
     kbuf b;
     kbuf_init(&b);
     tu_check(wire_encode_ops(&b, w.ops, w.n_ops, NULL) == KASSA_OK);
     wire_frame f = reparse(&b, WIRE_OPS_BATCH);
     wire_ops g;
-    tu_check(wire_decode_ops(f.payload, f.payload_len, &g, NULL) == KASSA_OK);
+    tu_check(wire_decode_ops(FUZZ_WIRE_STORE, f.payload, f.payload_len, &g, NULL) == KASSA_OK);
     tu_check(g.n_ops == w.n_ops);
     for (size_t i = 0; i < w.n_ops; i++)
         tu_check(op_eq(&g.ops[i], &w.ops[i]));
