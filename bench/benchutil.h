@@ -13,7 +13,12 @@
 #error "define BENCH_NAME before including benchutil.h"
 #endif
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -59,6 +64,16 @@ static inline int bench_clock_ns(uint64_t *out)
         return fail("clock_gettime: %s", strerror(errno));
     *out = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     return 0;
+}
+
+/* A small, fast, seedable generator: the workloads are the same on every
+ * run. */
+static inline uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
 }
 
 /* The same as a value, for timing in expressions (0 if the clock failed,
@@ -217,6 +232,65 @@ static inline int bench_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* ---- child processes and ports ---- */
+
+/* The last lines of a log, to explain a failure. */
+static inline void print_tail(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[2048];
+    if (fseek(f, -(long)(sizeof buf - 1), SEEK_END) != 0)
+        rewind(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    fprintf(stderr, "--- %s (end):\n%s\n---\n", path, buf);
+}
+
+/* Forks and execs argv in cwd (NULL: ours) with stdout and stderr appended
+ * to log; returns the child's pid or -1. */
+static inline pid_t spawn(char *const argv[], const char *cwd, const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fail("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        int null = open("/dev/null", O_RDONLY);
+        if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        if (cwd && chdir(cwd) != 0)
+            _exit(126);
+        execv(argv[0], argv);
+        dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* A loopback TCP port that was free a moment ago. */
+static inline int free_port(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return fail("socket: %s", strerror(errno));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return fail("bind 127.0.0.1:0: %s", strerror(errno));
+    }
+    *port = ntohs(a.sin_port);
+    close(fd);
+    return 0;
 }
 
 #endif

@@ -358,44 +358,6 @@ static int make_dir(bench *b)
     return bench_describe_fs(b->dir, &b->fs_name, &b->fs_is_ram);
 }
 
-/* The last lines of a log, to explain a failure. */
-static void print_tail(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char buf[2048];
-    if (fseek(f, -(long)(sizeof buf - 1), SEEK_END) != 0)
-        rewind(f);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    fprintf(stderr, "--- %s (end):\n%s\n---\n", path, buf);
-}
-
-/* Forks and execs argv in cwd (NULL: ours) with stdout and stderr appended
- * to log; returns the child's pid or -1. */
-static pid_t spawn(char *const argv[], const char *cwd, const char *log)
-{
-    pid_t pid = fork();
-    if (pid < 0) {
-        fail("fork: %s", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int null = open("/dev/null", O_RDONLY);
-        if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-            _exit(126);
-        if (cwd && chdir(cwd) != 0)
-            _exit(126);
-        execv(argv[0], argv);
-        dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Runs the kassa CLI on the bench terminal; any failure is fatal. */
 static int kassa(bench *b, ...)
 {
@@ -420,24 +382,6 @@ static int kassa(bench *b, ...)
         print_tail(b->cli_log);
         return fail("kassa %s %s failed", argv[3], n > 4 ? argv[4] : "");
     }
-    return 0;
-}
-
-static int free_port(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return fail("socket: %s", strerror(errno));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        close(fd);
-        return fail("bind 127.0.0.1:0: %s", strerror(errno));
-    }
-    *port = ntohs(a.sin_port);
-    close(fd);
     return 0;
 }
 

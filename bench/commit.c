@@ -119,14 +119,6 @@ static int fail_sqlite(sqlite3 *db, const char *what)
     return fail("%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
 }
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: commit [--dir DIR] [--sales N] [--group-sales M] [--batch B] [--block K]\n"

@@ -91,9 +91,16 @@ static int send_vv_frame(peer_link *l, bool hello, kassa_err *err)
     if (rc != KASSA_OK)
         return rc;
     kbuf_reset(&m->frame);
+    if (!hello)
+        peer_mesh_linked(m, &m->linked);
     rc = hello ? wire_encode_hello(&m->frame, m->t->store_id, m->t->node_id, &m->ours, err)
-               : wire_encode_ack(&m->frame, &m->ours, err);
+               : wire_encode_ack(&m->frame, &m->ours, &m->linked, err);
     return rc == KASSA_OK ? send_frame(l, err) : rc;
+}
+
+int peer_link_send_ack(peer_link *l, kassa_err *err)
+{
+    return send_vv_frame(l, false, err);
 }
 
 static void update_node(peer_link *l)
@@ -125,7 +132,7 @@ void peer_link_pump(peer_link *l)
             return; /* backpressure: the write callback resumes */
         const char *origin;
         uint64_t after;
-        if (!peer_sync_next(&l->sync, &m->ours, m->t->node_id, &origin, &after))
+        if (!peer_sync_next(&l->sync, &m->ours, &origin, &after))
             return;
         size_t n;
         if (term_ops_read(m->t, origin, after, max_ops, PEER_BATCH_PAYLOAD_MAX_BYTES, m->ops,
@@ -229,10 +236,16 @@ static int on_frame(peer_link *l, const wire_frame *f, bool *closed, kassa_err *
     case WIRE_ACK: {
         oplog_vv vv;
         oplog_vv_init(&vv);
-        int rc = wire_decode_ack(f->payload, f->payload_len, &vv, err);
+        wire_linked *linked = &l->m->linked;
+        int rc = wire_decode_ack(f->payload, f->payload_len, &vv, linked, err);
         if (rc == KASSA_OK)
             rc = peer_sync_on_vv(&l->sync, &vv, err);
         oplog_vv_free(&vv);
+        if (rc == KASSA_OK) {
+            /* Whom it hears from decides what we relay to it. */
+            peer_sync_on_linked(&l->sync, linked);
+            peer_link_pump(l);
+        }
         return rc;
     }
     case WIRE_OPS_BATCH:
@@ -316,6 +329,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             peer_link_close(l, "no peer certificate");
             return;
         }
+        peer_sync_set_peer(&l->sync, l->node);
         if (strcmp(l->node, l->m->t->node_id) == 0) {
             if (l->target >= 0)
                 l->m->targets[l->target].self = true;
@@ -369,7 +383,7 @@ int peer_link_open(peer_mesh *m, int fd, bool outbound, int target, const struct
     l->target = target;
     l->state = LINK_TLS;
     l->opened_ms = l->last_rx_ms = peer_now_ms();
-    peer_sync_init(&l->sync);
+    peer_sync_init(&l->sync, m->t->node_id);
     if (sa && sa->sa_family == AF_INET6) {
         char h[64];
         const struct sockaddr_in6 *s6 = (const void *)sa;
@@ -442,7 +456,10 @@ void peer_link_round(peer_link *l)
     }
     bool idle = evbuffer_get_length(bufferevent_get_output(l->bev)) == 0 ||
                 evbuffer_get_length(bufferevent_get_output(l->bev)) == m->frame.len;
-    peer_sync_round(&l->sync, &m->ours, idle);
+    size_t rewound = peer_sync_round(&l->sync, &m->ours, idle);
+    if (rewound)
+        jlog(JLOG_INFO, "peer", "repair", "{s:s,s:I}", "node", l->node, "origins_rewound",
+             (json_int_t)rewound);
     update_node(l);
     peer_link_pump(l);
 }

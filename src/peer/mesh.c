@@ -74,8 +74,25 @@ static peer_link *up_link_to(peer_mesh *m, const char *node, const peer_link *ex
     return NULL;
 }
 
+void peer_mesh_linked(const peer_mesh *m, wire_linked *out)
+{
+    out->n = 0;
+    for (size_t i = 0; i < m->n_links && out->n < WIRE_LINKED_MAX; i++)
+        if (m->links[i]->state == LINK_UP)
+            memcpy(out->id[out->n++], m->links[i]->node, sizeof out->id[0]);
+}
+
+/* Links changed: every peer learns whom we hear from now, so the relays
+ * adjust at once (not at the next round). */
+static void links_changed(peer_mesh *m)
+{
+    m->linked_changed = true;
+    event_active(m->kick_ev, EV_TIMEOUT, 0);
+}
+
 bool peer_mesh_link_up(peer_mesh *m, peer_link *l)
 {
+    links_changed(m);
     if (l->target >= 0) {
         peer_target *t = &m->targets[l->target];
         snprintf(t->node, sizeof t->node, "%s", l->node);
@@ -107,6 +124,8 @@ static int64_t jitter(peer_mesh *m, int64_t lo, int64_t hi)
 
 void peer_mesh_link_gone(peer_mesh *m, peer_link *l, bool was_up)
 {
+    if (was_up)
+        links_changed(m);
     for (size_t i = 0; i < m->n_links; i++) {
         if (m->links[i] == l) {
             m->links[i] = m->links[--m->n_links];
@@ -194,11 +213,20 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     peer_mesh *m = arg;
-    /* pump never closes a link except on an encoding failure, which also
-     * removes it from the table: walk backwards so removal is safe. */
-    for (size_t i = m->n_links; i-- > 0;)
-        if (i < m->n_links)
-            peer_link_pump(m->links[i]);
+    bool acks = m->linked_changed;
+    m->linked_changed = false;
+    /* A failure closes the link, which removes it from the table: walk
+     * backwards so removal is safe. */
+    for (size_t i = m->n_links; i-- > 0;) {
+        if (i >= m->n_links)
+            continue;
+        peer_link *l = m->links[i];
+        kassa_err err;
+        if (acks && l->state == LINK_UP && peer_link_send_ack(l, &err) != KASSA_OK)
+            peer_link_close(l, err.msg);
+        else
+            peer_link_pump(l);
+    }
 }
 
 void peer_mesh_kick(peer_mesh *m)

@@ -4,6 +4,7 @@
 
 #include "peer/peer.h"
 #include "peer/peer_sync.h"
+#include "wire/wire.h"
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -82,6 +83,9 @@ struct peer_mesh {
 
     oplog_vv ours; /* our version vector, refreshed before use */
 
+    bool linked_changed; /* a link came up or went: tell every peer */
+    wire_linked linked;  /* scratch: the nodes we have links up with */
+
     /* Scratch for building one batch at a time (one thread). */
     oplog_op *ops;
     kbuf payloads;
@@ -121,5 +125,9 @@ bool peer_mesh_link_up(peer_mesh *m, peer_link *l);
 /* A link is going away: forget it, schedule its target's next dial. */
 void peer_mesh_link_gone(peer_mesh *m, peer_link *l, bool was_up);
 bool peer_mesh_in_roster(void *ctx, const char *store, const char *node);
+/* The nodes we have links up with, for our Acks. */
+void peer_mesh_linked(const peer_mesh *m, wire_linked *out);
+/* Sends an Ack to a link now (our vv and links). */
+int peer_link_send_ack(peer_link *l, kassa_err *err);
 
 #endif

@@ -1,12 +1,19 @@
 /* sync.c: per-link version-vector bookkeeping (peer_sync.h). */
 #include "peer/peer_sync.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void peer_sync_init(peer_sync *s)
+void peer_sync_init(peer_sync *s, const char *self)
 {
     memset(s, 0, sizeof *s);
+    snprintf(s->self, sizeof s->self, "%s", self);
+}
+
+void peer_sync_set_peer(peer_sync *s, const char *peer)
+{
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
 }
 
 void peer_sync_free(peer_sync *s)
@@ -82,23 +89,43 @@ int peer_sync_on_vv(peer_sync *s, const oplog_vv *theirs, kassa_err *err)
             return err->code;
         /* A vv only grows; an older Ack overtaken by a newer one changes
          * nothing. */
-        if (theirs->e[i].seq > e->acked)
+        if (theirs->e[i].seq > e->acked) {
+            s->total_acked += theirs->e[i].seq - e->acked;
             e->acked = theirs->e[i].seq;
+        }
         if (e->sent < e->acked)
             e->sent = e->acked;
     }
     return KASSA_OK;
 }
 
-bool peer_sync_next(const peer_sync *s, const oplog_vv *ours, const char *self, const char **origin,
+void peer_sync_on_linked(peer_sync *s, const wire_linked *linked)
+{
+    s->linked.n = linked->n < WIRE_LINKED_MAX ? linked->n : WIRE_LINKED_MAX;
+    memcpy(s->linked.id, linked->id, s->linked.n * sizeof s->linked.id[0]);
+    s->linked_known = true;
+}
+
+bool peer_sync_sendable(const peer_sync *s, const char *origin)
+{
+    if (strcmp(origin, s->self) == 0)
+        return true;
+    if (!s->linked_known || strcmp(origin, s->peer) == 0)
+        return false;
+    for (size_t i = 0; i < s->linked.n; i++)
+        if (strcmp(s->linked.id[i], origin) == 0)
+            return false;
+    return true;
+}
+
+bool peer_sync_next(const peer_sync *s, const oplog_vv *ours, const char **origin,
                     uint64_t *after_seq)
 {
     for (size_t i = 0; i < ours->n; i++) {
         const oplog_vv_entry *v = &ours->e[i];
         const peer_origin *e = find(s, v->origin);
         uint64_t sent = e ? e->sent : 0;
-        bool ours_own = strcmp(v->origin, self) == 0;
-        if (sent >= v->seq || !(ours_own || (e && e->relay)))
+        if (sent >= v->seq || !peer_sync_sendable(s, v->origin))
             continue;
         *origin = v->origin;
         *after_seq = sent;
@@ -117,25 +144,32 @@ int peer_sync_sent(peer_sync *s, const char *origin, uint64_t last_seq, kassa_er
     return KASSA_OK;
 }
 
-void peer_sync_round(peer_sync *s, const oplog_vv *ours, bool idle)
+size_t peer_sync_round(peer_sync *s, const oplog_vv *ours, bool idle)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        peer_origin *e = &s->o[i];
-        uint64_t have = oplog_vv_get(ours, e->origin);
-        if (e->acked >= have) {
-            e->relay = false; /* caught up: hears it directly again */
-        } else if (idle && e->acked == e->acked_at_round) {
-            e->relay = true;
-            e->sent = e->acked;
-        }
-        e->acked_at_round = e->acked;
-    }
-    /* Origins the peer has never mentioned are new entries with acked 0:
-     * they are handled from the next round on, once they exist here. */
+    /* Every origin we hold gets an entry, so a peer that never mentioned
+     * one is tracked (acked 0) and can be repaired like the others. */
     kassa_err ignored;
     for (size_t i = 0; i < ours->n; i++)
         if (!find(s, ours->e[i].origin))
             (void)entry(s, ours->e[i].origin, &ignored);
+    if (s->total_acked == s->total_at_round)
+        s->still_rounds++;
+    else
+        s->still_rounds = 0;
+    s->total_at_round = s->total_acked;
+    if (s->still_rounds < PEER_SYNC_STALL_ROUNDS || !idle)
+        return 0;
+    size_t rewound = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        peer_origin *e = &s->o[i];
+        if (e->sent > e->acked && e->acked < oplog_vv_get(ours, e->origin) &&
+            peer_sync_sendable(s, e->origin)) {
+            e->sent = e->acked;
+            rewound++;
+        }
+    }
+    s->still_rounds = 0;
+    return rewound;
 }
 
 uint64_t peer_sync_lag(const peer_sync *s, const oplog_vv *ours)

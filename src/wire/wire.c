@@ -214,25 +214,46 @@ void wire_hello_free(wire_hello *h)
 
 /* ---- Ack ---- */
 
-int wire_encode_ack(kbuf *b, const oplog_vv *vv, kassa_err *err)
+int wire_encode_ack(kbuf *b, const oplog_vv *vv, const wire_linked *linked, kassa_err *err)
 {
+    size_t n_linked = linked ? linked->n : 0;
+    if (n_linked > WIRE_LINKED_MAX)
+        return kassa_fail(err, KASSA_EINVAL, "ack: more than %d linked nodes", WIRE_LINKED_MAX);
+    ProtobufCBinaryData ids[WIRE_LINKED_MAX];
+    for (size_t i = 0; i < n_linked; i++)
+        ids[i] = id_bytes(linked->id[i]);
     pb_vv pv;
     int rc = pb_vv_build(&pv, vv, err);
     if (rc != KASSA_OK)
         return rc;
     Kassa__Peer__Ack a = KASSA__PEER__ACK__INIT;
     a.vv = &pv.msg;
+    a.n_linked = n_linked;
+    a.linked = ids;
     rc = put_message(b, WIRE_ACK, &a.base, err);
     pb_vv_free(&pv);
     return rc;
 }
 
-int wire_decode_ack(const uint8_t *p, size_t n, oplog_vv *vv, kassa_err *err)
+int wire_decode_ack(const uint8_t *p, size_t n, oplog_vv *vv, wire_linked *linked, kassa_err *err)
 {
     Kassa__Peer__Ack *m = kassa__peer__ack__unpack(NULL, n, p);
     if (!m)
         return kassa_fail(err, KASSA_ECORRUPT, "ack: undecodable message");
-    int rc = vv_from_pb(m->vv, vv, "ack", err);
+    int rc = KASSA_OK;
+    if (m->n_linked > WIRE_LINKED_MAX)
+        rc = kassa_fail(err, KASSA_ECORRUPT, "ack: more than %d linked nodes", WIRE_LINKED_MAX);
+    for (size_t i = 0; rc == KASSA_OK && i < m->n_linked; i++) {
+        char id[KASSA_ID_MAX + 1];
+        if (!read_id(&m->linked[i], id))
+            rc = kassa_fail(err, KASSA_ECORRUPT, "ack: linked node %zu: invalid id", i);
+        else if (linked)
+            memcpy(linked->id[i], id, sizeof id);
+    }
+    if (rc == KASSA_OK)
+        rc = vv_from_pb(m->vv, vv, "ack", err);
+    if (rc == KASSA_OK && linked)
+        linked->n = m->n_linked;
     kassa__peer__ack__free_unpacked(m, NULL);
     return rc;
 }

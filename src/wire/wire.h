@@ -78,9 +78,19 @@ void wire_hello_free(wire_hello *h);
 
 /* ---- Ack (type 3) ---- */
 
-int wire_encode_ack(kbuf *b, const oplog_vv *vv, kassa_err *err);
+/* Nodes the sender of an Ack has links up with. */
+#define WIRE_LINKED_MAX 256
+typedef struct wire_linked {
+    size_t n;
+    char id[WIRE_LINKED_MAX][KASSA_ID_MAX + 1];
+} wire_linked;
+
+/* linked may be NULL (sent as none). */
+int wire_encode_ack(kbuf *b, const oplog_vv *vv, const wire_linked *linked, kassa_err *err);
 /* vv must be initialised and empty; on failure it is left empty. */
-int wire_decode_ack(const uint8_t *p, size_t n, oplog_vv *vv, kassa_err *err);
+/* linked (optional) gets the sender's linked nodes; more than
+ * WIRE_LINKED_MAX or an invalid id is KASSA_ECORRUPT. */
+int wire_decode_ack(const uint8_t *p, size_t n, oplog_vv *vv, wire_linked *linked, kassa_err *err);
 
 /* ---- OpsBatch (type 2) ----
  *

@@ -126,7 +126,7 @@ static void fuzz_ack(const uint8_t *data, size_t size)
     oplog_vv vv;
     oplog_vv_init(&vv);
     kassa_err err;
-    int rc = wire_decode_ack(data, size, &vv, &err);
+    int rc = wire_decode_ack(data, size, &vv, NULL, &err);
     if (rc != KASSA_OK) {
         check_fail(rc, &err);
         tu_check(vv.n == 0);
@@ -136,11 +136,11 @@ static void fuzz_ack(const uint8_t *data, size_t size)
     check_vv(&vv);
     kbuf b;
     kbuf_init(&b);
-    tu_check(wire_encode_ack(&b, &vv, NULL) == KASSA_OK);
+    tu_check(wire_encode_ack(&b, &vv, NULL, NULL) == KASSA_OK);
     wire_frame f = reparse(&b, WIRE_ACK);
     oplog_vv g;
     oplog_vv_init(&g);
-    tu_check(wire_decode_ack(f.payload, f.payload_len, &g, NULL) == KASSA_OK);
+    tu_check(wire_decode_ack(f.payload, f.payload_len, &g, NULL, NULL) == KASSA_OK);
     tu_check(vv_eq(&g, &vv));
     oplog_vv_free(&g);
     oplog_vv_free(&vv);

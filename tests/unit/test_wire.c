@@ -462,7 +462,7 @@ static void test_bad_protobuf(void **state)
         assert_true(tu_contains(err.msg, "undecodable"));
         oplog_vv vv;
         oplog_vv_init(&vv);
-        assert_int_equal(wire_decode_ack(p, bad[i].n, &vv, &err), KASSA_ECORRUPT);
+        assert_int_equal(wire_decode_ack(p, bad[i].n, &vv, NULL, &err), KASSA_ECORRUPT);
         assert_int_equal(vv.n, 0);
         assert_int_equal(decode_ops_raw(p, bad[i].n, &err), KASSA_ECORRUPT);
         assert_true(tu_contains(err.msg, "undecodable"));
@@ -486,9 +486,9 @@ static void test_ack_round_trip(void **state)
     }
     kbuf b;
     kbuf_init(&b);
-    assert_int_equal(wire_encode_ack(&b, &vv, NULL), KASSA_OK);
+    assert_int_equal(wire_encode_ack(&b, &vv, NULL, NULL), KASSA_OK);
     wire_frame f = one_frame(&b, WIRE_ACK);
-    assert_int_equal(wire_decode_ack(f.payload, f.payload_len, &got, NULL), KASSA_OK);
+    assert_int_equal(wire_decode_ack(f.payload, f.payload_len, &got, NULL, NULL), KASSA_OK);
     assert_int_equal(got.n, vv.n);
     for (size_t i = 0; i < vv.n; i++) {
         assert_string_equal(got.e[i].origin, vv.e[i].origin);
@@ -1171,7 +1171,7 @@ static void test_ops_corpus_seeds(void **state)
     assert_int_equal(oplog_vv_set(&vv, "till-01", 9, NULL), KASSA_OK);
     assert_int_equal(wire_encode_hello(&st, TW_STORE, "till-02", &vv, NULL), KASSA_OK);
     kbuf_put(&st, fr.data, fr.len);
-    assert_int_equal(wire_encode_ack(&st, &vv, NULL), KASSA_OK);
+    assert_int_equal(wire_encode_ack(&st, &vv, NULL, NULL), KASSA_OK);
     assert_false(st.oom);
     seed_write(dir, "32_stream_hello_ops_ack", st.data, st.len);
     oplog_vv_free(&vv);
