@@ -86,7 +86,7 @@ void kd_config_defaults(kd_config *c)
     c->reconnect_min_ms = 200;
     c->reconnect_max_ms = 10000;
     c->idle_timeout_ms = 10000;
-    c->send_buffer_max_bytes = 4 * 1024 * 1024;
+    c->send_buffer_max_bytes = 1024 * 1024;
     c->log_level = JLOG_INFO;
 }
 

@@ -63,6 +63,7 @@ typedef struct kd_app {
     pki_identity id;
     bool have_id;
     peer_mesh *peers;
+    struct disco *disco;           /* mDNS ([peer] mdns = 1) */
     struct event *peers_status_ev; /* writes peers.json */
 } kd_app;
 

@@ -1,13 +1,29 @@
 /* peers.c: the peer mesh inside kassad. */
 #include "kassad/peers.h"
 
+#include "disco/disco.h"
 #include "jlog/jlog.h"
+#include "wire/wire.h"
 #include "kassad/housekeeping.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Discovery found a terminal of our store: one more address to keep a
+ * link with (its certificate is checked when the link is made). */
+static void on_found(void *ctx, const char *node, const char *addr, uint16_t port)
+{
+    kd_app *app = ctx;
+    kassa_err err;
+    if (peer_mesh_add_target(app->peers, addr, port, node, &err) != KASSA_OK)
+        jlog(JLOG_WARN, "peer", "discovered_peer_ignored", "{s:s,s:s,s:s}", "node", node, "address",
+             addr, "error", err.msg);
+    else
+        jlog(JLOG_INFO, "peer", "discovered", "{s:s,s:s,s:i}", "node", node, "address", addr,
+             "port", port);
+}
 
 static void on_local_commit(void *ctx)
 {
@@ -81,6 +97,20 @@ int kd_peers_start(kd_app *app, kassa_err *err)
             (rc = peer_mesh_add_target(app->peers, host, port, NULL, err)) != KASSA_OK)
             return kassa_fail(err, rc, "[peer] peers: %s: %s", c->static_peers[i], err->msg);
     }
+    if (c->mdns) {
+        /* A wildcard listener publishes every LAN address; a specific one
+         * publishes just that address. */
+        bool wildcard = strcmp(c->peer_listen_host, "0.0.0.0") == 0;
+        disco_config dc = {
+            .store = app->t->store_id,
+            .node = app->t->node_id,
+            .port = peer_mesh_port(app->peers),
+            .proto = WIRE_PROTOCOL_VERSION,
+            .publish_addr = wildcard ? NULL : c->peer_listen_host,
+        };
+        if ((rc = disco_start(app->base, &dc, on_found, app, &app->disco, err)) != KASSA_OK)
+            return kassa_fail(err, rc, "[peer] mdns: %s", err->msg);
+    }
     app->t->on_local_commit = on_local_commit;
     app->t->on_local_commit_ctx = app;
     app->peers_status_ev = event_new(app->base, -1, EV_PERSIST, on_status_timer, app);
@@ -88,9 +118,9 @@ int kd_peers_start(kd_app *app, kassa_err *err)
                             (KD_PEERS_STATUS_INTERVAL_MS % 1000) * 1000};
     if (!app->peers_status_ev || event_add(app->peers_status_ev, &every) != 0)
         return kassa_fail(err, KASSA_ENOMEM, "cannot start the peer status timer");
-    jlog(JLOG_INFO, "peer", "listening", "{s:s,s:i,s:I,s:I}", "host", c->peer_listen_host, "port",
-         peer_mesh_port(app->peers), "static_peers", (json_int_t)c->n_static_peers, "roster",
-         (json_int_t)c->n_roster);
+    jlog(JLOG_INFO, "peer", "listening", "{s:s,s:i,s:I,s:I,s:b}", "host", c->peer_listen_host,
+         "port", peer_mesh_port(app->peers), "static_peers", (json_int_t)c->n_static_peers,
+         "roster", (json_int_t)c->n_roster, "mdns", c->mdns != 0);
     return KASSA_OK;
 }
 
@@ -107,6 +137,8 @@ void kd_peers_free(kd_app *app)
     app->peers_status_ev = NULL;
     if (app->t)
         app->t->on_local_commit = NULL;
+    disco_free(app->disco);
+    app->disco = NULL;
     peer_mesh_free(app->peers);
     app->peers = NULL;
     if (app->have_id)

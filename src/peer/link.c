@@ -58,9 +58,14 @@ void peer_link_close(peer_link *l, const char *reason)
 {
     peer_mesh *m = l->m;
     bool was_up = l->state == LINK_UP;
-    jlog(was_up ? JLOG_WARN : JLOG_INFO, "peer", was_up ? "link_down" : "link_failed",
-         "{s:s,s:s,s:s,s:s}", "node", l->node[0] ? l->node : "?", "address", l->addr, "direction",
-         l->outbound ? "out" : "in", "reason", reason);
+    if (l->refusal[0])
+        jlog(JLOG_WARN, "peer", "link_refused", "{s:s,s:s,s:s,s:s}", "claimed",
+             l->claimed[0] ? l->claimed : "?", "address", l->addr, "direction",
+             l->outbound ? "out" : "in", "reason", reason);
+    else
+        jlog(was_up ? JLOG_WARN : JLOG_INFO, "peer", was_up ? "link_down" : "link_failed",
+             "{s:s,s:s,s:s,s:s}", "node", l->node[0] ? l->node : "?", "address", l->addr,
+             "direction", l->outbound ? "out" : "in", "reason", reason);
     if (l->node[0] && strcmp(l->node, m->t->node_id) != 0) {
         peer_node *n = peer_mesh_node(m, l->node);
         if (n) {
@@ -249,6 +254,7 @@ static int on_frame(peer_link *l, const wire_frame *f, bool *closed, kassa_err *
         return rc;
     }
     case WIRE_OPS_BATCH:
+        l->last_batch_rx_ms = peer_now_ms();
         return on_batch(l, f, err);
     default:
         return KASSA_OK; /* heartbeat: any frame shows the peer is alive */
@@ -454,8 +460,14 @@ void peer_link_round(peer_link *l)
         peer_link_close(l, err.msg);
         return;
     }
-    bool idle = evbuffer_get_length(bufferevent_get_output(l->bev)) == 0 ||
-                evbuffer_get_length(bufferevent_get_output(l->bev)) == m->frame.len;
+    /* Quiet both ways: nothing of ours waits to be written (but the Ack
+     * just queued), and the peer has not been streaming batches to us. A
+     * peer busy streaming its own backlog has our acknowledgements queued
+     * behind it, so its silence about our operations means nothing yet. */
+    size_t queued = evbuffer_get_length(bufferevent_get_output(l->bev));
+    bool idle = (queued == 0 || queued == m->frame.len) &&
+                peer_now_ms() - l->last_batch_rx_ms >
+                    (int64_t)PEER_SYNC_STALL_ROUNDS * m->cfg.anti_entropy_ms;
     size_t rewound = peer_sync_round(&l->sync, &m->ours, idle);
     if (rewound)
         jlog(JLOG_INFO, "peer", "repair", "{s:s,s:I}", "node", l->node, "origins_rewound",

@@ -35,7 +35,9 @@ typedef struct peer_link {
     char addr[PEER_ADDR_MAX_BYTES];      /* the other end, numeric */
     char node[KASSA_ID_MAX + 1];         /* from its certificate */
     char refusal[PEER_REASON_MAX_BYTES]; /* why our verify callback refused */
+    char claimed[2 * KASSA_ID_MAX + 2];  /* STORE/NODE a refused cert names */
     int64_t opened_ms, last_rx_ms;
+    int64_t last_batch_rx_ms; /* last OpsBatch received: it is busy sending */
     peer_sync sync;
     uint64_t ops_sent, ops_received;
 } peer_link;

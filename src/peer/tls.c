@@ -31,6 +31,11 @@ static int verify_cert(X509_STORE_CTX *xs, void *arg)
     if (pki_verify_peer(m->cfg.id, cert, X509_STORE_CTX_get0_untrusted(xs), m->cfg.id->store,
                         peer_mesh_in_roster, m, node, &why, &err) != KASSA_OK) {
         snprintf(l->refusal, sizeof l->refusal, "%s: %.200s", pki_reject_name(why), err.msg);
+        /* Who it claims to be, for the log only: unverified. */
+        char store[KASSA_ID_MAX + 1], claimed[KASSA_ID_MAX + 1];
+        kassa_err ignored;
+        if (pki_cert_ids(cert, store, claimed, &ignored) == KASSA_OK)
+            snprintf(l->claimed, sizeof l->claimed, "%s/%s", store, claimed);
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
