@@ -473,6 +473,61 @@ static void test_bad_protobuf(void **state)
     assert_int_equal(wire_decode_hello((const uint8_t *)"", 0, &h, &err), KASSA_EVERSION);
 }
 
+/* An Ack carries the sender's links: what a peer relays depends on them. */
+static void test_ack_linked(void **state)
+{
+    (void)state;
+    static wire_linked linked, got_linked;
+    oplog_vv vv, got;
+    oplog_vv_init(&vv);
+    oplog_vv_init(&got);
+    assert_int_equal(oplog_vv_set(&vv, "T1", 7, NULL), KASSA_OK);
+    linked.n = 3;
+    snprintf(linked.id[0], sizeof linked.id[0], "T2");
+    snprintf(linked.id[1], sizeof linked.id[1], "T3");
+    snprintf(linked.id[2], sizeof linked.id[2], "till-9");
+    kbuf b;
+    kbuf_init(&b);
+    assert_int_equal(wire_encode_ack(&b, &vv, &linked, NULL), KASSA_OK);
+    wire_frame f = one_frame(&b, WIRE_ACK);
+    got_linked.n = 99;
+    assert_int_equal(wire_decode_ack(f.payload, f.payload_len, &got, &got_linked, NULL), KASSA_OK);
+    assert_int_equal(got_linked.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(got_linked.id[i], linked.id[i]);
+    assert_int_equal(got.n, 1);
+    oplog_vv_free(&got);
+    oplog_vv_init(&got);
+
+    /* A bad id in the list: the Ack is refused whole. Field 2, 3 bytes. */
+    static const uint8_t bad_id[] = {0x12, 0x03, 'T', ' ', '1'};
+    static const uint8_t nul_id[] = {0x12, 0x03, 'T', 0, '1'};
+    static const uint8_t empty_id[] = {0x12, 0x00};
+    kassa_err err;
+    assert_int_equal(wire_decode_ack(bad_id, sizeof bad_id, &got, &got_linked, &err),
+                     KASSA_ECORRUPT);
+    assert_non_null(strstr(err.msg, "linked"));
+    assert_int_equal(wire_decode_ack(nul_id, sizeof nul_id, &got, &got_linked, &err),
+                     KASSA_ECORRUPT);
+    assert_int_equal(wire_decode_ack(empty_id, sizeof empty_id, &got, NULL, &err), KASSA_ECORRUPT);
+    /* Too many linked nodes: refused when encoding and when decoding. */
+    linked.n = WIRE_LINKED_MAX + 1;
+    kbuf_reset(&b);
+    assert_int_equal(wire_encode_ack(&b, &vv, &linked, &err), KASSA_EINVAL);
+    kbuf many;
+    kbuf_init(&many);
+    for (int i = 0; i <= WIRE_LINKED_MAX; i++) {
+        static const uint8_t one[] = {0x12, 0x02, 'T', '1'};
+        kbuf_put(&many, one, sizeof one);
+    }
+    assert_int_equal(wire_decode_ack(many.data, many.len, &got, &got_linked, &err), KASSA_ECORRUPT);
+    assert_int_equal(got.n, 0);
+    kbuf_free(&many);
+    oplog_vv_free(&got);
+    oplog_vv_free(&vv);
+    kbuf_free(&b);
+}
+
 static void test_ack_round_trip(void **state)
 {
     (void)state;
@@ -1256,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_hello_rejections),
         cmocka_unit_test(test_bad_protobuf),
         cmocka_unit_test(test_ack_round_trip),
+        cmocka_unit_test(test_ack_linked),
         cmocka_unit_test(test_ops_round_trip_elided),
         cmocka_unit_test(test_ops_two_origins_interleaved),
         cmocka_unit_test(test_ops_run_mid_log),
