@@ -46,7 +46,7 @@ typedef struct kd_app {
     struct event *checkpoint_ev; /* one-shot: checkpoint_idle_ms after the last write */
     struct event *sweep_ev;      /* periodic: expired sessions and idle carts */
     struct event *drain_ev;      /* shutdown deadline */
-    struct event *signal_ev[2];  /* SIGTERM, SIGINT */
+    struct event *signal_ev[3];  /* SIGTERM, SIGINT, SIGHUP */
 
     /* Scratch space for one request at a time (carts and sales are large:
      * up to OPLOG_SALE_LINES_MAX lines), allocated once at start. */

@@ -115,6 +115,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     kd_server_shutdown(app);
 }
 
+/* SIGHUP: reload what may change under a running terminal (the CRL). */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what;
+    kd_peers_reload(arg);
+}
+
 #define LOCK_FILE "kassad.lock"
 
 /* One daemon per data directory: it keeps sessions and carts in memory,
@@ -165,10 +172,11 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
     app->base = event_base_new();
     if (!app->stage || !app->priced || !app->result || !app->sale || !app->ret || !app->base)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
-    static const int SIGNALS[] = {SIGTERM, SIGINT};
+    static const int SIGNALS[] = {SIGTERM, SIGINT, SIGHUP};
     _Static_assert(KASSA_ARRAY_LEN(SIGNALS) == KASSA_ARRAY_LEN(app->signal_ev), "one event each");
     for (size_t i = 0; i < KASSA_ARRAY_LEN(SIGNALS); i++) {
-        app->signal_ev[i] = evsignal_new(app->base, SIGNALS[i], on_signal, app);
+        app->signal_ev[i] =
+            evsignal_new(app->base, SIGNALS[i], SIGNALS[i] == SIGHUP ? on_hup : on_signal, app);
         if (!app->signal_ev[i] || event_add(app->signal_ev[i], NULL) != 0)
             return kassa_fail(err, KASSA_EIO, "cannot handle signal %d", SIGNALS[i]);
     }

@@ -124,6 +124,22 @@ int kd_peers_start(kd_app *app, kassa_err *err)
     return KASSA_OK;
 }
 
+void kd_peers_reload(kd_app *app)
+{
+    if (!app->peers)
+        return;
+    char path[KD_PATH_MAX_BYTES + 16];
+    snprintf(path, sizeof path, "%s/crl.pem", app->cfg.peer_cert_dir);
+    kassa_err err;
+    if (pki_identity_set_crl(&app->id, path, &err) != KASSA_OK) {
+        jlog(JLOG_WARN, "peer", "crl_reload_failed", "{s:s,s:s}", "path", path, "error", err.msg);
+        return;
+    }
+    size_t closed = peer_mesh_recheck(app->peers);
+    jlog(JLOG_INFO, "peer", "crl_reloaded", "{s:s,s:I}", "path", path, "links_closed",
+         (json_int_t)closed);
+}
+
 json_t *kd_peers_status(kd_app *app)
 {
     json_t *a = app->peers ? peer_mesh_status(app->peers) : NULL;

@@ -16,6 +16,9 @@
 int kd_peers_start(kd_app *app, kassa_err *err);
 /* The status array for /api/v1/status (a new reference; [] when off). */
 json_t *kd_peers_status(kd_app *app);
+/* Reloads CERT_DIR/crl.pem (SIGHUP) and closes the links of peers it now
+ * revokes. A bad file keeps the CRL in force, with a warning. */
+void kd_peers_reload(kd_app *app);
 void kd_peers_free(kd_app *app);
 
 #endif

@@ -58,7 +58,11 @@ void peer_link_close(peer_link *l, const char *reason)
 {
     peer_mesh *m = l->m;
     bool was_up = l->state == LINK_UP;
-    if (l->refusal[0])
+    if (l->duplicate)
+        /* Both ends dialled at once: normal, not worth a warning. */
+        jlog(JLOG_DEBUG, "peer", "link_duplicate", "{s:s,s:s}", "node", l->node, "address",
+             l->addr);
+    else if (l->refusal[0])
         jlog(JLOG_WARN, "peer", "link_refused", "{s:s,s:s,s:s,s:s}", "claimed",
              l->claimed[0] ? l->claimed : "?", "address", l->addr, "direction",
              l->outbound ? "out" : "in", "reason", reason);
@@ -69,7 +73,8 @@ void peer_link_close(peer_link *l, const char *reason)
     if (l->node[0] && strcmp(l->node, m->t->node_id) != 0) {
         peer_node *n = peer_mesh_node(m, l->node);
         if (n) {
-            snprintf(n->last_error, sizeof n->last_error, "%s", reason);
+            if (!l->duplicate)
+                snprintf(n->last_error, sizeof n->last_error, "%s", reason);
             n->ops_sent += l->ops_sent;
             n->ops_received += l->ops_received;
         }
@@ -349,6 +354,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         l->state = LINK_HELLO;
         return;
     }
+    /* The other end closed the duplicate of a link that is up. */
+    l->duplicate = l->duplicate || peer_mesh_has_other_link(l->m, l);
     if (l->refusal[0]) {
         l->m->totals.links_refused++;
         snprintf(reason, sizeof reason, "refused its certificate: %s", l->refusal);

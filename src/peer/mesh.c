@@ -90,6 +90,11 @@ static void links_changed(peer_mesh *m)
     event_active(m->kick_ev, EV_TIMEOUT, 0);
 }
 
+bool peer_mesh_has_other_link(peer_mesh *m, const peer_link *l)
+{
+    return l->node[0] && up_link_to(m, l->node, l) != NULL;
+}
+
 bool peer_mesh_link_up(peer_mesh *m, peer_link *l)
 {
     links_changed(m);
@@ -106,6 +111,7 @@ bool peer_mesh_link_up(peer_mesh *m, peer_link *l)
     bool self_smaller = strcmp(m->t->node_id, l->node) < 0;
     peer_link *keep = l->outbound == self_smaller ? l : other;
     peer_link *drop = keep == l ? other : l;
+    drop->duplicate = true;
     peer_link_close(drop, "duplicate link");
     return keep == l;
 }
@@ -408,6 +414,31 @@ json_t *peer_mesh_status(peer_mesh *m)
         }
     }
     return arr;
+}
+
+size_t peer_mesh_recheck(peer_mesh *m)
+{
+    size_t closed = 0;
+    for (size_t i = m->n_links; i-- > 0;) {
+        if (i >= m->n_links)
+            continue;
+        peer_link *l = m->links[i];
+        X509 *cert = SSL_get0_peer_certificate(l->ssl);
+        if (!cert)
+            continue; /* still in its handshake: the callback will check */
+        kassa_err err;
+        pki_reject why;
+        if (pki_verify_peer(m->cfg.id, cert, SSL_get_peer_cert_chain(l->ssl), m->cfg.id->store,
+                            peer_mesh_in_roster, m, NULL, &why, &err) == KASSA_OK)
+            continue;
+        char reason[PEER_REASON_MAX_BYTES];
+        snprintf(reason, sizeof reason, "certificate no longer accepted: %s: %.180s",
+                 pki_reject_name(why), err.msg);
+        m->totals.links_refused++;
+        peer_link_close(l, reason);
+        closed++;
+    }
+    return closed;
 }
 
 void peer_mesh_free(peer_mesh *m)

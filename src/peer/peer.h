@@ -105,6 +105,10 @@ void peer_mesh_totals(const peer_mesh *m, peer_totals *out);
  * last_error}. NULL when out of memory. */
 json_t *peer_mesh_status(peer_mesh *m);
 
+/* Checks every link's peer certificate again (after the identity's CRL
+ * changed) and closes those now refused. Returns how many were closed. */
+size_t peer_mesh_recheck(peer_mesh *m);
+
 /* Closes every link. */
 void peer_mesh_free(peer_mesh *m);
 

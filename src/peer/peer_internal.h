@@ -30,7 +30,8 @@ typedef struct peer_link {
     SSL *ssl;              /* owned by bev */
     struct event *work_ev; /* more input to read or output to write */
     bool outbound;
-    int target; /* index of the target dialled, -1 inbound */
+    bool duplicate; /* closed because another link to the node won */
+    int target;     /* index of the target dialled, -1 inbound */
     peer_link_state state;
     char addr[PEER_ADDR_MAX_BYTES];      /* the other end, numeric */
     char node[KASSA_ID_MAX + 1];         /* from its certificate */
@@ -124,6 +125,8 @@ peer_node *peer_mesh_node(peer_mesh *m, const char *node);
 /* A link just came up: settle duplicates, reset the dialler's backoff.
  * False when this link was closed as the duplicate. */
 bool peer_mesh_link_up(peer_mesh *m, peer_link *l);
+/* Another link to the same node is up (this one is a duplicate). */
+bool peer_mesh_has_other_link(peer_mesh *m, const peer_link *l);
 /* A link is going away: forget it, schedule its target's next dial. */
 void peer_mesh_link_gone(peer_mesh *m, peer_link *l, bool was_up);
 bool peer_mesh_in_roster(void *ctx, const char *store, const char *node);
