@@ -5,7 +5,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan check check-fast demo demo-cli bench fuzz format clean
+.PHONY: all deps build build-asan check check-fast demo demo-cli bench bench-sync fuzz format clean
 
 all: build
 
@@ -43,6 +43,11 @@ demo-cli: build
 bench: build
 	@build/bench/commit
 	@build/bench/checkout
+	@build/bench/sync
+
+# Store replication: 5 terminals on loopback, beside Yjs (about a minute).
+bench-sync: build
+	@build/bench/sync
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
 # new inputs land in build-fuzz/corpus/<target> (merge the useful ones into

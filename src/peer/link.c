@@ -202,8 +202,24 @@ static int on_batch(peer_link *l, const wire_frame *f, kassa_err *err)
     int rc = wire_decode_ops(m->t->store_id, f->payload, f->payload_len, &w, err);
     if (rc != KASSA_OK)
         return rc;
+    /* A peer may relay another origin's operations, but not those of an
+     * origin we have a link with: we take those from the origin itself.
+     * (An honest peer does not send them: our Acks list our links.) This
+     * leaves a compromised peer with nothing to inject under the name of a
+     * terminal that is online here; see docs/SECURITY.md. */
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < w.n_ops; i++) {
+        const char *origin = w.ops[i].origin;
+        if (strcmp(origin, l->node) != 0 && peer_mesh_linked_with(m, origin))
+            dropped++;
+        else
+            w.ops[kept++] = w.ops[i];
+    }
+    if (dropped)
+        jlog(JLOG_DEBUG, "peer", "relay_ignored", "{s:s,s:I}", "node", l->node, "ops",
+             (json_int_t)dropped);
     term_import_report rep;
-    rc = term_import_ops(m->t, w.ops, w.n_ops, &rep, err);
+    rc = term_import_ops(m->t, w.ops, kept, &rep, err);
     wire_ops_free(&w);
     if (rc != KASSA_OK)
         return rc;

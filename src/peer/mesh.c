@@ -64,7 +64,7 @@ peer_node *peer_mesh_node(peer_mesh *m, const char *node)
     return n;
 }
 
-static peer_link *up_link_to(peer_mesh *m, const char *node, const peer_link *except)
+static peer_link *up_link_to(const peer_mesh *m, const char *node, const peer_link *except)
 {
     for (size_t i = 0; i < m->n_links; i++) {
         peer_link *l = m->links[i];
@@ -88,6 +88,11 @@ static void links_changed(peer_mesh *m)
 {
     m->linked_changed = true;
     event_active(m->kick_ev, EV_TIMEOUT, 0);
+}
+
+bool peer_mesh_linked_with(const peer_mesh *m, const char *node)
+{
+    return up_link_to(m, node, NULL) != NULL;
 }
 
 bool peer_mesh_has_other_link(peer_mesh *m, const peer_link *l)

@@ -125,6 +125,8 @@ peer_node *peer_mesh_node(peer_mesh *m, const char *node);
 /* A link just came up: settle duplicates, reset the dialler's backoff.
  * False when this link was closed as the duplicate. */
 bool peer_mesh_link_up(peer_mesh *m, peer_link *l);
+/* A link with node is up. */
+bool peer_mesh_linked_with(const peer_mesh *m, const char *node);
 /* Another link to the same node is up (this one is a duplicate). */
 bool peer_mesh_has_other_link(peer_mesh *m, const peer_link *l);
 /* A link is going away: forget it, schedule its target's next dial. */
