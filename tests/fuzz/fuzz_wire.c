@@ -123,10 +123,11 @@ static void fuzz_hello(const uint8_t *data, size_t size)
 
 static void fuzz_ack(const uint8_t *data, size_t size)
 {
+    static wire_linked linked, again;
     oplog_vv vv;
     oplog_vv_init(&vv);
     kassa_err err;
-    int rc = wire_decode_ack(data, size, &vv, NULL, &err);
+    int rc = wire_decode_ack(data, size, &vv, &linked, &err);
     if (rc != KASSA_OK) {
         check_fail(rc, &err);
         tu_check(vv.n == 0);
@@ -134,14 +135,20 @@ static void fuzz_ack(const uint8_t *data, size_t size)
         return;
     }
     check_vv(&vv);
+    tu_check(linked.n <= WIRE_LINKED_MAX);
+    for (size_t i = 0; i < linked.n; i++)
+        tu_check(kassa_valid_id(linked.id[i], KASSA_ID_MAX));
     kbuf b;
     kbuf_init(&b);
-    tu_check(wire_encode_ack(&b, &vv, NULL, NULL) == KASSA_OK);
+    tu_check(wire_encode_ack(&b, &vv, &linked, NULL) == KASSA_OK);
     wire_frame f = reparse(&b, WIRE_ACK);
     oplog_vv g;
     oplog_vv_init(&g);
-    tu_check(wire_decode_ack(f.payload, f.payload_len, &g, NULL, NULL) == KASSA_OK);
+    tu_check(wire_decode_ack(f.payload, f.payload_len, &g, &again, NULL) == KASSA_OK);
     tu_check(vv_eq(&g, &vv));
+    tu_check(again.n == linked.n);
+    for (size_t i = 0; i < linked.n; i++)
+        tu_check(strcmp(again.id[i], linked.id[i]) == 0);
     oplog_vv_free(&g);
     oplog_vv_free(&vv);
     kbuf_free(&b);
