@@ -125,6 +125,50 @@ static void update_node(peer_link *l)
     n->behind_ops = peer_sync_behind(&l->sync, &l->m->ours);
 }
 
+/* The frame of origin's operations after after_seq: from the cache, or
+ * read, encoded (halved until it fits a frame) and cached. NULL with
+ * *n_ops 0 when there is nothing to read; NULL with err set on failure. */
+static const peer_batch *batch_for(peer_mesh *m, const char *origin, uint64_t after, kassa_err *err)
+{
+    peer_batch *lru = &m->batches[0];
+    for (size_t i = 0; i < PEER_BATCH_CACHE; i++) {
+        peer_batch *b = &m->batches[i];
+        if (b->n_ops && b->after_seq == after && strcmp(b->origin, origin) == 0) {
+            b->used = ++m->batch_clock;
+            return b;
+        }
+        if (b->used < lru->used)
+            lru = b;
+    }
+    size_t n;
+    if (term_ops_read(m->t, origin, after, m->cfg.batch_max_ops, PEER_BATCH_PAYLOAD_MAX_BYTES,
+                      m->ops, &m->payloads, &n, err) != KASSA_OK)
+        return NULL;
+    kassa_err_clear(err);
+    if (n == 0)
+        return NULL; /* the vv promised more: it changed under us */
+    int rc;
+    for (;;) {
+        kbuf_reset(&lru->frame);
+        rc = wire_encode_ops(&lru->frame, m->ops, n, err);
+        if (rc != KASSA_EINVAL || n == 1)
+            break;
+        n /= 2;
+    }
+    if (rc == KASSA_OK && lru->frame.oom)
+        rc = kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    if (rc != KASSA_OK) {
+        lru->n_ops = 0;
+        return NULL;
+    }
+    snprintf(lru->origin, sizeof lru->origin, "%s", origin);
+    lru->after_seq = after;
+    lru->last_seq = m->ops[n - 1].seq;
+    lru->n_ops = n;
+    lru->used = ++m->batch_clock;
+    return lru;
+}
+
 void peer_link_pump(peer_link *l)
 {
     peer_mesh *m = l->m;
@@ -136,7 +180,6 @@ void peer_link_pump(peer_link *l)
         return;
     }
     struct evbuffer *out = bufferevent_get_output(l->bev);
-    size_t max_ops = m->cfg.batch_max_ops;
     for (int pass = 0; pass < PEER_BATCHES_PER_PASS; pass++) {
         if (evbuffer_get_length(out) >= m->cfg.send_buffer_max_bytes)
             return; /* backpressure: the write callback resumes */
@@ -144,27 +187,18 @@ void peer_link_pump(peer_link *l)
         uint64_t after;
         if (!peer_sync_next(&l->sync, &m->ours, &origin, &after))
             return;
-        size_t n;
-        if (term_ops_read(m->t, origin, after, max_ops, PEER_BATCH_PAYLOAD_MAX_BYTES, m->ops,
-                          &m->payloads, &n, &err) != KASSA_OK) {
-            jlog(JLOG_ERROR, "peer", "read_ops_failed", "{s:s}", "error", err.msg);
+        const peer_batch *b = batch_for(m, origin, after, &err);
+        if (!b) {
+            if (err.code != KASSA_OK)
+                peer_link_close(l, err.msg);
             return;
         }
-        if (n == 0)
-            return; /* the vv promised more: it changed under us */
-        int rc;
-        /* A batch too big for one frame is halved until it fits. */
-        for (;;) {
-            kbuf_reset(&m->frame);
-            rc = wire_encode_ops(&m->frame, m->ops, n, &err);
-            if (rc != KASSA_EINVAL || n == 1)
-                break;
-            n /= 2;
-        }
+        size_t n = b->n_ops;
+        int rc = KASSA_OK;
+        if (bufferevent_write(l->bev, b->frame.data, b->frame.len) != 0)
+            rc = kassa_fail(&err, KASSA_ENOMEM, "cannot queue %zu bytes", b->frame.len);
         if (rc == KASSA_OK)
-            rc = send_frame(l, &err);
-        if (rc == KASSA_OK)
-            rc = peer_sync_sent(&l->sync, origin, m->ops[n - 1].seq, &err);
+            rc = peer_sync_sent(&l->sync, origin, b->last_seq, &err);
         if (rc != KASSA_OK) {
             peer_link_close(l, err.msg);
             return;

@@ -316,6 +316,8 @@ int peer_mesh_start(struct event_base *base, term *t, const peer_config *cfg, pe
     m->rng = cfg->seed ? cfg->seed : 0x9e3779b9u;
     oplog_vv_init(&m->ours);
     kbuf_init(&m->payloads);
+    for (size_t i = 0; i < PEER_BATCH_CACHE; i++)
+        kbuf_init(&m->batches[i].frame);
     kbuf_init(&m->frame);
     int rc = KASSA_OK;
     if (!peer_mesh_in_roster(m, t->store_id, t->node_id))
@@ -464,6 +466,8 @@ void peer_mesh_free(peer_mesh *m)
     if (m->tls)
         SSL_CTX_free(m->tls);
     free(m->ops);
+    for (size_t i = 0; i < PEER_BATCH_CACHE; i++)
+        kbuf_free(&m->batches[i].frame);
     kbuf_free(&m->payloads);
     kbuf_free(&m->frame);
     oplog_vv_free(&m->ours);

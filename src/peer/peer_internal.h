@@ -43,6 +43,21 @@ typedef struct peer_link {
     uint64_t ops_sent, ops_received;
 } peer_link;
 
+/* Batches encoded lately, by (origin, after_seq): in a full mesh every
+ * link streams the same operations of ours (all of them while catching up,
+ * each new one when pushing), so each batch is read and compressed once,
+ * not once per peer. Bounded: PEER_BATCH_CACHE frames of at most
+ * WIRE_FRAME_MAX_BYTES. Operations never change once written, so a cached
+ * batch stays right; it may only be shorter than what is there now. */
+#define PEER_BATCH_CACHE 4
+typedef struct peer_batch {
+    char origin[KASSA_ID_MAX + 1];
+    uint64_t after_seq, last_seq;
+    size_t n_ops;
+    uint64_t used; /* LRU clock */
+    kbuf frame;
+} peer_batch;
+
 typedef struct peer_target {
     char host[PEER_HOST_MAX_BYTES];
     uint16_t port;
@@ -88,6 +103,9 @@ struct peer_mesh {
 
     bool linked_changed; /* a link came up or went: tell every peer */
     wire_linked linked;  /* scratch: the nodes we have links up with */
+
+    peer_batch batches[PEER_BATCH_CACHE];
+    uint64_t batch_clock;
 
     /* Scratch for building one batch at a time (one thread). */
     oplog_op *ops;
