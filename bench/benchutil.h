@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/csv.h"
+
 #define BENCH_PATH_MAX 4096
 
 /* Values of statfs.f_type (linux/magic.h), to name the file system. */
@@ -291,6 +293,45 @@ static inline int free_port(int *port)
     *port = ntohs(a.sin_port);
     close(fd);
     return 0;
+}
+
+/* ---- working directory and catalog ---- */
+
+/* Creates the working directory <parent>/bench-<BENCH_NAME>-XXXXXX, where
+ * parent is parent_dir when given (--dir), else the build directory. */
+static inline int bench_make_workdir(const char *parent_dir, char *out, size_t size, bool *created)
+{
+    char parent[BENCH_PATH_MAX];
+    if (parent_dir) {
+        if ((size_t)snprintf(parent, sizeof parent, "%s", parent_dir) >= sizeof parent)
+            return fail("--dir path too long");
+    } else if (bench_build_dir(parent, sizeof parent, " (pass --dir)") != 0) {
+        return 1;
+    }
+    if ((size_t)snprintf(out, size, "%s/bench-" BENCH_NAME "-XXXXXX", parent) >= size)
+        return fail("working directory path too long");
+    if (!mkdtemp(out))
+        return fail("mkdtemp %s: %s", out, strerror(errno));
+    *created = true;
+    return 0;
+}
+
+/* n catalog items SKU00000, SKU00001, ... in tax class "standard", priced
+ * 1.00 to 49.99, with `stock` units each. NULL when out of memory. */
+static inline catalog_item *bench_catalog(size_t n, int64_t stock)
+{
+    catalog_item *items = calloc(n, sizeof *items);
+    for (size_t i = 0; items && i < n; i++) {
+        catalog_item *it = &items[i];
+        snprintf(it->sku, sizeof it->sku, "SKU%05zu", i);
+        snprintf(it->name, sizeof it->name, "Item %zu", i);
+        snprintf(it->barcode, sizeof it->barcode, "200%010zu", i);
+        it->price = 100 + (int64_t)(i * 37 % 4900);
+        snprintf(it->tax_class, sizeof it->tax_class, "standard");
+        it->stock = stock;
+        it->line = (unsigned)(i + 2);
+    }
+    return items;
 }
 
 #endif

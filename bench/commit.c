@@ -176,18 +176,8 @@ static int parse_args(int argc, char **argv, options *o)
 
 static int make_dirs(bench *b)
 {
-    char parent[BENCH_PATH_MAX];
-    if (b->opt.parent_dir) {
-        if ((size_t)snprintf(parent, sizeof parent, "%s", b->opt.parent_dir) >= sizeof parent)
-            return fail("--dir path too long");
-    } else if (bench_build_dir(parent, sizeof parent, " (pass --dir)") != 0) {
+    if (bench_make_workdir(b->opt.parent_dir, b->dir, sizeof b->dir, &b->dir_created) != 0)
         return 1;
-    }
-    if ((size_t)snprintf(b->dir, sizeof b->dir, "%s/bench-commit-XXXXXX", parent) >= sizeof b->dir)
-        return fail("working directory path too long");
-    if (!mkdtemp(b->dir))
-        return fail("mkdtemp %s: %s", b->dir, strerror(errno));
-    b->dir_created = true;
     if ((size_t)snprintf(b->term_dir, sizeof b->term_dir, "%s/term", b->dir) >=
             sizeof b->term_dir ||
         (size_t)snprintf(b->raw_path, sizeof b->raw_path, "%s/raw.db", b->dir) >=

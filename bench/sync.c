@@ -111,20 +111,8 @@ static int fail_kassa(const char *what, const kassa_err *err)
 
 static int make_catalog(bench *b)
 {
-    b->items = calloc(b->opt.skus, sizeof *b->items);
-    if (!b->items)
-        return fail("out of memory (catalog)");
-    for (size_t i = 0; i < b->opt.skus; i++) {
-        catalog_item *it = &b->items[i];
-        snprintf(it->sku, sizeof it->sku, "SKU%05zu", i);
-        snprintf(it->name, sizeof it->name, "Item %zu", i);
-        snprintf(it->barcode, sizeof it->barcode, "200%010zu", i);
-        it->price = 100 + (int64_t)(i * 37 % 4900);
-        snprintf(it->tax_class, sizeof it->tax_class, "standard");
-        it->stock = 1000000;
-        it->line = (unsigned)(i + 2);
-    }
-    return 0;
+    b->items = bench_catalog(b->opt.skus, 1000000);
+    return b->items ? 0 : fail("out of memory (catalog)");
 }
 
 /* A fresh store under dir/phase: CA, 5 certificates and terminals, the
@@ -142,11 +130,13 @@ static int make_store(bench *b, const char *phase)
     for (int i = 0; i < NODES; i++) {
         node *n = &b->nodes[i];
         memset(n, 0, sizeof *n);
-        snprintf(n->name, sizeof n->name, "T%d", i + 1);
-        snprintf(n->data, sizeof n->data, "%.3000s/%s", base, n->name);
-        snprintf(n->cert, sizeof n->cert, "%.3000s/%s-cert", base, n->name);
-        snprintf(n->ini, sizeof n->ini, "%.3000s/%s.ini", base, n->name);
-        snprintf(n->log, sizeof n->log, "%.3000s/%s.log", base, n->name);
+        char name[sizeof n->name];
+        snprintf(name, sizeof name, "T%d", i + 1);
+        memcpy(n->name, name, sizeof name);
+        snprintf(n->data, sizeof n->data, "%.3000s/%s", base, name);
+        snprintf(n->cert, sizeof n->cert, "%.3000s/%s-cert", base, name);
+        snprintf(n->ini, sizeof n->ini, "%.3000s/%s.ini", base, name);
+        snprintf(n->log, sizeof n->log, "%.3000s/%s.log", base, name);
         if (free_port(&n->api_port) != 0 || free_port(&n->peer_port) != 0)
             return 1;
         if (pki_ca_issue(ca, STORE, n->name, n->cert, &err) != KASSA_OK)
@@ -669,11 +659,8 @@ int main(int argc, char **argv)
     char *slash = strrchr(b->root, '/');
     if (slash && slash != b->root)
         *slash = '\0';
-    if ((size_t)snprintf(b->dir, sizeof b->dir, "%s/bench-sync-XXXXXX", b->build) >= sizeof b->dir)
-        return fail("path too long");
-    if (!mkdtemp(b->dir))
-        return fail("mkdtemp %s: %s", b->dir, strerror(errno));
-    b->dir_created = true;
+    if (bench_make_workdir(NULL, b->dir, sizeof b->dir, &b->dir_created) != 0)
+        return 1;
     latency lat = {0};
     catchup cu = {0};
     json_t *yjs = NULL;

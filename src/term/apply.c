@@ -8,24 +8,23 @@
 
 #include <string.h>
 
-static int stock_add(term *t, const char *sku, int64_t origin_id, int64_t delta, kassa_err *err)
+int term_stock_write(term *t, const char *sku, int64_t origin_id, int64_t p, int64_t n,
+                     kassa_err *err)
 {
     static const char SQL[] = "INSERT INTO stock(sku, origin, p, n) VALUES(?1, ?2, ?3, ?4) "
                               "ON CONFLICT(sku, origin) DO UPDATE SET p = p + excluded.p, "
                               "n = n + excluded.n";
-    if (delta == 0)
-        return KASSA_OK;
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;
     sqlite3_bind_text(st, 1, sku, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, origin_id);
-    sqlite3_bind_int64(st, 3, delta > 0 ? delta : 0);
-    sqlite3_bind_int64(st, 4, delta < 0 ? -delta : 0);
+    sqlite3_bind_int64(st, 3, p);
+    sqlite3_bind_int64(st, 4, n);
     return store_step_done(&t->st, st, "stock", err);
 }
 
-static int drawer_add(term *t, int64_t origin_id, int64_t in, int64_t out, kassa_err *err)
+int term_drawer_write(term *t, int64_t origin_id, int64_t p, int64_t n, kassa_err *err)
 {
     static const char SQL[] = "INSERT INTO drawer(origin, p, n) VALUES(?1, ?2, ?3) "
                               "ON CONFLICT(origin) DO UPDATE SET p = p + excluded.p, "
@@ -34,9 +33,28 @@ static int drawer_add(term *t, int64_t origin_id, int64_t in, int64_t out, kassa
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, origin_id);
-    sqlite3_bind_int64(st, 2, in);
-    sqlite3_bind_int64(st, 3, out);
+    sqlite3_bind_int64(st, 2, p);
+    sqlite3_bind_int64(st, 3, n);
     return store_step_done(&t->st, st, "drawer", err);
+}
+
+/* A zero delta books nothing (no row); an import sums deltas in the cache. */
+static int stock_add(term *t, const char *sku, int64_t origin_id, int64_t delta, kassa_err *err)
+{
+    if (delta == 0)
+        return KASSA_OK;
+    int64_t p = delta > 0 ? delta : 0, n = delta < 0 ? -delta : 0;
+    if (term_cache_is_on(t))
+        return term_cache_stock_add(t, sku, origin_id, p, n, err);
+    return term_stock_write(t, sku, origin_id, p, n, err);
+}
+
+/* Even a zero amount creates the origin's drawer row. */
+static int drawer_add(term *t, int64_t origin_id, int64_t in, int64_t out, kassa_err *err)
+{
+    if (term_cache_is_on(t))
+        return term_cache_drawer_add(t, origin_id, in, out, err);
+    return term_drawer_write(t, origin_id, in, out, err);
 }
 
 /* ---- last-writer-wins ---- */
@@ -121,7 +139,9 @@ static int apply_sale(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
         rc = stock_add(t, s->lines[i].sku, origin_id, -s->lines[i].qty, err);
     if (rc == KASSA_OK)
         rc = drawer_add(t, origin_id, s->total, 0, err);
-    if (rc == KASSA_OK) {
+    if (rc == KASSA_OK && term_cache_is_on(t)) {
+        rc = term_cache_sale_insert(t, origin_id, op, s->total, err);
+    } else if (rc == KASSA_OK) {
         sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
         if (!st) {
             rc = err->code;
@@ -146,7 +166,11 @@ static int sale_row_get(term *t, const oplog_sale_ref *ref, sale_row *row, bool 
 {
     static const char SQL[] = "SELECT void_count FROM sales WHERE origin = ?1 AND seq = ?2";
     *found = false;
-    int rc = term_origin_id(t, ref->origin, false, &row->origin_id, NULL);
+    /* During an import the sale may still be a held-back row. */
+    int rc = term_cache_flush_rows(t, err);
+    if (rc != KASSA_OK)
+        return rc;
+    rc = term_origin_id(t, ref->origin, false, &row->origin_id, NULL);
     if (rc == KASSA_ENOTFOUND)
         return KASSA_OK;
     if (rc != KASSA_OK)

@@ -124,12 +124,15 @@ static int check_duplicate(term *t, int64_t origin_id, const oplog_op *op, kassa
 {
     static const char SQL[] =
         "SELECT hlc, kind, payload, hash FROM ops WHERE origin = ?1 AND seq = ?2";
+    int rc = term_cache_flush_rows(t, err); /* the one held may not be inserted yet */
+    if (rc != KASSA_OK)
+        return rc;
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, origin_id);
     sqlite3_bind_int64(st, 2, (int64_t)op->seq);
-    int rc = sqlite3_step(st);
+    rc = sqlite3_step(st);
     bool same = rc == SQLITE_ROW && (hlc_ts)sqlite3_column_int64(st, 0) == op->hlc &&
                 sqlite3_column_int(st, 1) == op->kind &&
                 (size_t)sqlite3_column_bytes(st, 2) == op->payload_len &&
@@ -205,9 +208,14 @@ static int drain_pending(term *t, import_ctx *c, kassa_err *err)
         "JOIN origins o ON o.name = p.origin WHERE p.seq = o.head_seq + 1 ORDER BY p.origin";
     static const char STALE[] = "DELETE FROM pending WHERE seq <= (SELECT head_seq FROM "
                                 "origins o WHERE o.name = pending.origin)";
-    int rc = store_exec(&t->st, STALE, err) == KASSA_OK ? KASSA_OK : err->code;
+    /* Both statements read the chain heads: the cache's must be written. */
+    int rc = term_cache_flush_heads(t, err);
+    if (rc == KASSA_OK)
+        rc = store_exec(&t->st, STALE, err) == KASSA_OK ? KASSA_OK : err->code;
     for (bool progress = true; rc == KASSA_OK && progress;) {
         progress = false;
+        if ((rc = term_cache_flush_heads(t, err)) != KASSA_OK)
+            break;
         sqlite3_stmt *st = store_stmt(&t->st, READY, err);
         if (!st)
             return err->code;
@@ -262,9 +270,8 @@ static int drain_pending(term *t, import_ctx *c, kassa_err *err)
     return rc;
 }
 
-static int import_tx(term *t, void *ctx, kassa_err *err)
+static int import_ops(term *t, import_ctx *c, kassa_err *err)
 {
-    import_ctx *c = ctx;
     for (size_t i = 0; i < c->n_ops; i++) {
         const oplog_op *op = &c->ops[i];
         bool applied, dup;
@@ -296,6 +303,21 @@ static int import_tx(term *t, void *ctx, kassa_err *err)
         snprintf(text, sizeof text, "%llu", (unsigned long long)t->clock.last);
         rc = term_meta_set(t, "hlc", text, err);
     }
+    return rc;
+}
+
+/* The whole import runs with the import cache on (term_internal.h): it is
+ * written out before the transaction commits, and dropped unwritten when
+ * the import fails and the transaction rolls back. */
+static int import_tx(term *t, void *ctx, kassa_err *err)
+{
+    int rc = term_cache_begin(t, err);
+    if (rc != KASSA_OK)
+        return rc;
+    rc = import_ops(t, ctx, err);
+    if (rc == KASSA_OK)
+        rc = term_cache_flush(t, err);
+    term_cache_end(t);
     return rc;
 }
 

@@ -58,6 +58,13 @@ static int meta_get(term *t, const char *key, char *out, size_t size, kassa_err 
 
 int term_origin_id(term *t, const char *name, bool create, int64_t *id, kassa_err *err)
 {
+    if (term_cache_is_on(t))
+        return term_cache_origin_id(t, name, create, id, err);
+    return term_origin_id_db(t, name, create, id, err);
+}
+
+int term_origin_id_db(term *t, const char *name, bool create, int64_t *id, kassa_err *err)
+{
     static const char SEL[] = "SELECT id FROM origins WHERE name = ?1";
     static const char INS[] = "INSERT INTO origins(name, head_hash) VALUES(?1, zeroblob(32))";
     sqlite3_stmt *st = store_stmt(&t->st, SEL, err);
@@ -88,6 +95,13 @@ int term_origin_id(term *t, const char *name, bool create, int64_t *id, kassa_er
 }
 
 int term_origin_head(term *t, int64_t origin_id, term_head *head, kassa_err *err)
+{
+    if (term_cache_is_on(t))
+        return term_cache_origin_head(t, origin_id, head, err);
+    return term_origin_head_db(t, origin_id, head, err);
+}
+
+int term_origin_head_db(term *t, int64_t origin_id, term_head *head, kassa_err *err)
 {
     static const char SQL[] = "SELECT head_seq, head_hash, head_hlc FROM origins WHERE id = ?1";
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
@@ -123,29 +137,45 @@ void term_bind_op(sqlite3_stmt *st, const oplog_op *op)
     sqlite3_bind_blob(st, 6, op->hash, OPLOG_HASH_SIZE, SQLITE_STATIC);
 }
 
-int term_store_and_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+int term_origin_head_write(term *t, int64_t origin_id, uint64_t seq,
+                           const uint8_t hash[OPLOG_HASH_SIZE], hlc_ts hlc, kassa_err *err)
+{
+    static const char HEAD[] = "UPDATE origins SET head_seq = ?2, head_hash = ?3, head_hlc = "
+                               "max(head_hlc, ?4) WHERE id = ?1";
+    sqlite3_stmt *st = store_stmt(&t->st, HEAD, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)seq);
+    sqlite3_bind_blob(st, 3, hash, OPLOG_HASH_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)hlc);
+    return store_step_done(&t->st, st, "advance head", err);
+}
+
+int term_op_insert(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
 {
     static const char INS[] = "INSERT INTO ops(origin, seq, hlc, kind, payload, hash) "
                               "VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
-    static const char HEAD[] = "UPDATE origins SET head_seq = ?2, head_hash = ?3, head_hlc = "
-                               "max(head_hlc, ?4) WHERE id = ?1";
     sqlite3_stmt *st = store_stmt(&t->st, INS, err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, origin_id);
     term_bind_op(st, op);
-    int rc = store_step_done(&t->st, st, "append operation", err);
-    if (rc != KASSA_OK)
+    return store_step_done(&t->st, st, "append operation", err);
+}
+
+int term_store_and_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    int rc;
+    if (term_cache_is_on(t)) {
+        if ((rc = term_cache_op_insert(t, origin_id, op, err)) != KASSA_OK ||
+            (rc = term_cache_advance(t, origin_id, op, err)) != KASSA_OK)
+            return rc;
+    } else if ((rc = term_op_insert(t, origin_id, op, err)) != KASSA_OK ||
+               (rc = term_origin_head_write(t, origin_id, op->seq, op->hash, op->hlc, err)) !=
+                   KASSA_OK) {
         return rc;
-    st = store_stmt(&t->st, HEAD, err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, origin_id);
-    sqlite3_bind_int64(st, 2, (int64_t)op->seq);
-    sqlite3_bind_blob(st, 3, op->hash, OPLOG_HASH_SIZE, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (int64_t)op->hlc);
-    if ((rc = store_step_done(&t->st, st, "advance head", err)) != KASSA_OK)
-        return rc;
+    }
     return term_apply(t, origin_id, op, err);
 }
 
@@ -343,6 +373,7 @@ void term_close(term *t)
         return;
     store_close(&t->st);
     kbuf_free(&t->scratch);
+    term_cache_free(t);
     free(t->work);
     free(t);
 }
@@ -385,7 +416,11 @@ int term_load_sale(term *t, const oplog_sale_ref *ref, int64_t *origin_id, oplog
     static const char SQL[] = "SELECT kind, payload FROM ops WHERE origin = ?1 AND seq = ?2";
     char id[KASSA_ID_MAX + 24];
     oplog_sale_id(ref, id, sizeof id);
-    int rc = term_origin_id(t, ref->origin, false, origin_id, NULL);
+    /* During an import the sale may still be a held-back row. */
+    int rc = term_cache_flush_rows(t, err);
+    if (rc != KASSA_OK)
+        return rc;
+    rc = term_origin_id(t, ref->origin, false, origin_id, NULL);
     if (rc == KASSA_ENOTFOUND)
         return kassa_fail(err, KASSA_ENOTFOUND, "unknown sale %s", id);
     if (rc != KASSA_OK)

@@ -176,6 +176,9 @@ typedef struct sched {
     uint64_t seed;
     bool replayable; /* a random schedule: KASSA_PROP_SEED replays it */
     tu_rng r;
+    /* How imports are split into peer-link batches: its own stream, so the
+     * schedule drawn from r is the same whichever way files are applied. */
+    tu_rng batch_r;
     int n;
     term *t[MAX_REPLICAS];
     char node[MAX_REPLICAS][16];
@@ -296,6 +299,7 @@ static sched *sched_new(uint64_t seed, int n)
     g_sched = s;
     s->seed = seed;
     tu_rng_seed(&s->r, seed);
+    tu_rng_seed(&s->batch_r, seed ^ UINT64_C(0xba7c4));
     s->n = n;
     s->now = UINT64_C(1700000000000) + (uint64_t)tu_rng_range(&s->r, 0, 100000000);
     s->res = malloc(sizeof *s->res);
@@ -488,10 +492,44 @@ static void do_export(sched *s, int from, const oplog_vv *since, kbuf *out)
     PCHECK_RC(s, rc, err, "term_export");
 }
 
+/* A file's operations the way a peer link applies what it receives:
+ * batches of 1..64 operations, one term_import_ops transaction each,
+ * reported as one import (pending: what waits after the last batch). */
+static int import_in_batches(sched *s, int to, const kbuf *file, term_import_report *rep,
+                             kassa_err *err)
+{
+    oplog_file f;
+    int rc = oplog_file_parse(file->data, file->len, &f, err);
+    if (rc != KASSA_OK)
+        return rc;
+    PCHECK(s, strcmp(f.store_id, STORE_ID) == 0, "export of store %s", f.store_id);
+    memset(rep, 0, sizeof *rep);
+    rep->in_file = f.n_ops;
+    size_t i = 0;
+    do {
+        size_t k = (size_t)tu_rng_range(&s->batch_r, 1, 64);
+        if (k > f.n_ops - i)
+            k = f.n_ops - i;
+        term_import_report part;
+        rc = term_import_ops(s->t[to], f.ops + i, k, &part, err);
+        rep->applied += part.applied;
+        rep->duplicates += part.duplicates;
+        rep->pending = part.pending;
+        rep->dropped += part.dropped;
+        rep->skew_reports += part.skew_reports;
+        i += k;
+    } while (rc == KASSA_OK && i < f.n_ops);
+    oplog_file_free(&f);
+    return rc;
+}
+
 static void do_import(sched *s, int to, const kbuf *file, term_import_report *rep, const char *what)
 {
     kassa_err err;
-    int rc = term_import(s->t[to], file->data, file->len, rep, &err);
+    /* Random schedules apply some files as a peer link would. */
+    bool batches = s->replayable && tu_rng_chance(&s->batch_r, 40);
+    int rc = batches ? import_in_batches(s, to, file, rep, &err)
+                     : term_import(s->t[to], file->data, file->len, rep, &err);
     PCHECK(s, rc == KASSA_OK, "%s: import into %s failed: rc %d: %s", what, s->node[to], rc,
            err.msg);
     PCHECK(s, rep->dropped == 0, "%s: import into %s dropped %zu pending ops", what, s->node[to],
@@ -499,9 +537,9 @@ static void do_import(sched *s, int to, const kbuf *file, term_import_report *re
     g_stats.imports++;
     g_stats.pending_ops += rep->pending;
     g_stats.clamps += rep->skew_reports;
-    trace(s, "  -> %s: in_file %zu applied %zu dup %zu pending %zu skew %llu", s->node[to],
-          rep->in_file, rep->applied, rep->duplicates, rep->pending,
-          (unsigned long long)rep->skew_reports);
+    trace(s, "  -> %s%s: in_file %zu applied %zu dup %zu pending %zu skew %llu", s->node[to],
+          batches ? " (peer batches)" : "", rep->in_file, rep->applied, rep->duplicates,
+          rep->pending, (unsigned long long)rep->skew_reports);
 }
 
 static void vv_copy(sched *s, oplog_vv *dst, const oplog_vv *src)
@@ -2099,6 +2137,267 @@ static void test_cashiers_and_supervised_apart(void **state)
     sched_end(s);
 }
 
+/* ---- imports through the import cache (src/term/cache.c) ---- */
+
+/* T1 and T2 sell, void and return, each other's sales too, until T1 holds
+ * it all: more than 32 sales (the cache inserts rows 32 at a time), multi-
+ * line sales, voids and returns of sales made just before them, stock
+ * receipts and counts. T3 and beyond hold only T1's catalog. */
+static void mixed_history(sched *s)
+{
+    int sku[3] = {SKU_APPLE, SKU_BREAD, 2};
+    int sales[48], seller[48];
+    int64_t one = 1, two = 2;
+    for (int k = 0; k < 48; k++) {
+        int64_t qty[3] = {1 + k % 3, 1 + k % 2, 2};
+        seller[k] = k % 6 == 5 ? 1 : 0;
+        sales[k] = do_sale(s, seller[k], 1 + k % 3, sku, qty, NULL, NULL);
+        if (k % 9 == 4)
+            assert_int_equal(do_void(s, seller[k - 1], sales[k - 1]), KASSA_OK);
+        else if (k % 11 == 7)
+            assert_int_equal(do_return(s, seller[k - 1], sales[k - 1], 1, sku, &one), KASSA_OK);
+    }
+    do_receive(s, 0, SKU_APPLE, 7);
+    exchange_exact(s, 0, 1);
+    assert_int_equal(do_void(s, 1, sales[20]), KASSA_OK);                 /* T1's sale */
+    assert_int_equal(do_return(s, 1, sales[22], 1, sku, &one), KASSA_OK); /* T1's */
+    assert_int_equal(do_void(s, 1, sales[23]), KASSA_OK);                 /* its own */
+    do_count(s, 1, SKU_BREAD, 13);
+    exchange_exact(s, 1, 0);
+    assert_int_equal(do_return(s, 0, sales[29], 1, &sku[1], &one), KASSA_OK); /* T2's */
+    assert_int_equal(do_return(s, 0, sales[31], 1, sku, &two), KASSA_OK);
+}
+
+/* The operations of an export file, for building other files and batches
+ * (their payloads point into file, which must outlive f). */
+static void parse_file(sched *s, const kbuf *file, oplog_file *f)
+{
+    kassa_err err;
+    int rc = oplog_file_parse(file->data, file->len, f, &err);
+    PCHECK_RC(s, rc, err, "oplog_file_parse");
+}
+
+static void file_of(sched *s, const oplog_op *ops, size_t n, kbuf *out)
+{
+    oplog_file_writer w;
+    kassa_err err;
+    oplog_file_begin(&w, STORE_ID);
+    for (size_t i = 0; i < n; i++)
+        oplog_file_add(&w, &ops[i]);
+    int rc = oplog_file_finish(&w, &err);
+    PCHECK_RC(s, rc, err, "oplog_file_finish");
+    kbuf_reset(out);
+    kbuf_put(out, w.buf.data, w.buf.len);
+    oplog_file_writer_free(&w);
+}
+
+/* The first operation of kind in ops from origin, or -1. */
+static long find_op(const oplog_file *f, const char *origin, int kind)
+{
+    for (size_t i = 0; i < f->n_ops; i++)
+        if (strcmp(f->ops[i].origin, origin) == 0 && (kind < 0 || f->ops[i].kind == kind))
+            return (long)i;
+    return -1;
+}
+
+/* (g) An import that fails half-way, after the cache held counters, heads
+ * and rows back (refused at its last operation: a forgery of one applied
+ * earlier in the same file; or over the pending limit, after draining),
+ * leaves nothing behind: the same state, version vector and queue; and the
+ * clean file then applies everything, to T1's state. */
+static void test_import_fails_halfway_rolled_back(void **state)
+{
+    (void)state;
+    sched *s = sched_new(0x10, 3);
+    setup_catalog(s, false);
+    mixed_history(s);
+    do_export(s, 0, NULL, &s->file);
+    oplog_file f;
+    parse_file(s, &s->file, &f);
+    oplog_op *ops = calloc(f.n_ops + 4, sizeof *ops);
+    PCHECK(s, ops != NULL, "out of memory");
+    memcpy(ops, f.ops, f.n_ops * sizeof *ops);
+    long first_sale = find_op(&f, "T1", OP_SALE);
+    PCHECK(s, first_sale >= 0, "no sale in the file");
+    ops[f.n_ops] = f.ops[first_sale];
+    ops[f.n_ops].hlc++;
+    file_of(s, ops, f.n_ops + 1, &s->file2);
+    snapshot sn;
+    size_t pending = pending_of(s, 2);
+    snap_take(s, 2, &sn);
+    term_import_report rep;
+    kassa_err err;
+    int rc = term_import(s->t[2], s->file2.data, s->file2.len, &rep, &err);
+    PCHECK(s, rc == KASSA_ECONFLICT, "a forged last operation: rc %d", rc);
+    snap_check(s, 2, &sn, "an import refused at its last operation");
+    PCHECK(s, pending_of(s, 2) == pending, "a refused import changed the pending queue");
+
+    /* Without T2/1, T2's later operations (and what refers to T2's sales)
+     * wait: over a limit of 0, refused once all else was applied. */
+    long t2_first = find_op(&f, "T2", -1);
+    PCHECK(s, t2_first >= 0, "no T2 operation in the file");
+    size_t n = 0;
+    for (size_t i = 0; i < f.n_ops; i++)
+        if ((long)i != t2_first)
+            ops[n++] = f.ops[i];
+    file_of(s, ops, n, &s->file2);
+    snap_take(s, 2, &sn);
+    s->t[2]->pending_max = 0;
+    rc = term_import(s->t[2], s->file2.data, s->file2.len, &rep, &err);
+    s->t[2]->pending_max = TERM_PENDING_MAX;
+    PCHECK(s, rc == KASSA_EOVERFLOW, "over the pending limit: rc %d", rc);
+    snap_check(s, 2, &sn, "an import over the pending limit");
+    PCHECK(s, pending_of(s, 2) == pending, "a refused import changed the pending queue");
+
+    /* The same batch again, now allowed, then the clean file. */
+    do_import(s, 2, &s->file2, &rep, "gapped file");
+    PCHECK(s, rep.pending > 0, "T2's operations should wait for T2/1");
+    do_import(s, 2, &s->file, &rep, "clean file");
+    PCHECK(s, pending_of(s, 2) == 0, "%zu operations still pending", pending_of(s, 2));
+    assert_same_state(s, 0, 2);
+    free(ops);
+    oplog_file_free(&f);
+    full_exchange(s);
+    check_oracle(s);
+    sched_end(s);
+}
+
+/* (h) Sales, voids and returns of those sales in the same batches, as peer
+ * links deliver them: T3 gets T1's whole log in one term_import_ops batch
+ * (a void finds its sale among the rows the cache holds back); T4 the same
+ * operations shuffled, a quarter of them twice, in batches of 1..40 (gaps
+ * wait in the queue, duplicates may still be held back). Both end as T1. */
+static void test_import_batches_mixed_ops(void **state)
+{
+    (void)state;
+    sched *s = sched_new(0x11, 4);
+    setup_catalog(s, false);
+    mixed_history(s);
+    do_export(s, 0, NULL, &s->file);
+    oplog_file f;
+    parse_file(s, &s->file, &f);
+    term_import_report rep;
+    kassa_err err;
+    int rc = term_import_ops(s->t[2], f.ops, f.n_ops, &rep, &err);
+    PCHECK_RC(s, rc, err, "term_import_ops (whole log)");
+    PCHECK(s, rep.pending == 0 && rep.applied + rep.duplicates == f.n_ops,
+           "whole log: applied %zu dup %zu pending %zu of %zu", rep.applied, rep.duplicates,
+           rep.pending, f.n_ops);
+    assert_same_state(s, 0, 2);
+
+    size_t n = f.n_ops + f.n_ops / 4;
+    oplog_op *ops = calloc(n, sizeof *ops);
+    PCHECK(s, ops != NULL, "out of memory");
+    memcpy(ops, f.ops, f.n_ops * sizeof *ops);
+    for (size_t i = f.n_ops; i < n; i++)
+        ops[i] = f.ops[tu_rng_range(&s->r, 0, (int64_t)f.n_ops - 1)];
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)tu_rng_range(&s->r, 0, (int64_t)i);
+        oplog_op tmp = ops[i];
+        ops[i] = ops[j];
+        ops[j] = tmp;
+    }
+    oplog_vv held;
+    get_vv(s, 3, &held);
+    size_t new_ops = 0;
+    for (size_t i = 0; i < f.n_ops; i++)
+        new_ops += f.ops[i].seq > oplog_vv_get(&held, f.ops[i].origin);
+    oplog_vv_free(&held);
+    size_t applied = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = (size_t)tu_rng_range(&s->r, 1, 40);
+        if (k > n - i)
+            k = n - i;
+        rc = term_import_ops(s->t[3], ops + i, k, &rep, &err);
+        PCHECK_RC(s, rc, err, "term_import_ops (shuffled batch)");
+        PCHECK(s, rep.dropped == 0, "a shuffled batch dropped %zu operations", rep.dropped);
+        applied += rep.applied;
+        i += k;
+    }
+    PCHECK(s, pending_of(s, 3) == 0, "%zu operations still pending", pending_of(s, 3));
+    PCHECK(s, applied == new_ops, "shuffled batches applied %zu of %zu new operations", applied,
+           new_ops);
+    assert_same_state(s, 0, 3);
+    assert_same_state(s, 2, 3);
+    free(ops);
+    oplog_file_free(&f);
+    full_exchange(s);
+    check_oracle(s);
+    sched_end(s);
+}
+
+/* (i) Imports inside a group-commit batch (a savepoint each): local actions
+ * before and after read and write what the import applied, a refused
+ * import in the middle rolls back alone, and rolling the whole batch back
+ * undoes the import too. */
+static void test_import_inside_batch(void **state)
+{
+    (void)state;
+    sched *s = sched_new(0x12, 3);
+    setup_catalog(s, false);
+    mixed_history(s);
+    do_export(s, 0, NULL, &s->file);
+    oplog_file f;
+    parse_file(s, &s->file, &f);
+    oplog_op *forged = calloc(f.n_ops + 1, sizeof *forged);
+    PCHECK(s, forged != NULL, "out of memory");
+    memcpy(forged, f.ops, f.n_ops * sizeof *forged);
+    long last = (long)f.n_ops - 1;
+    forged[f.n_ops] = f.ops[last];
+    forged[f.n_ops].hlc++;
+    int sku = SKU_APPLE;
+    int64_t qty = 2;
+    term_import_report rep;
+    kassa_err err;
+
+    /* A batch rolled back whole: the import in it leaves nothing. */
+    model *saved = malloc(sizeof *saved);
+    PCHECK(s, saved != NULL, "out of memory");
+    *saved = s->m;
+    snapshot sn;
+    snap_take(s, 2, &sn);
+    int rc = term_batch_begin(s->t[2], &err);
+    PCHECK_RC(s, rc, err, "term_batch_begin");
+    do_sale(s, 2, 1, &sku, &qty, NULL, NULL);
+    rc = term_import_ops(s->t[2], f.ops, f.n_ops, &rep, &err);
+    PCHECK_RC(s, rc, err, "term_import_ops in a batch");
+    term_batch_rollback(s->t[2]);
+    s->m = *saved;
+    free(saved);
+    snap_check(s, 2, &sn, "a rolled-back batch with an import");
+
+    /* A batch committed: sale, import, refused import, void and count of
+     * what was imported, sale. */
+    rc = term_batch_begin(s->t[2], &err);
+    PCHECK_RC(s, rc, err, "term_batch_begin");
+    do_sale(s, 2, 1, &sku, &qty, NULL, NULL);
+    rc = term_import_ops(s->t[2], f.ops, f.n_ops, &rep, &err);
+    PCHECK_RC(s, rc, err, "term_import_ops in a batch");
+    PCHECK(s, rep.pending == 0, "%zu operations pending", rep.pending);
+    uint8_t before[32], after[32];
+    state_hash(s, 2, before);
+    rc = term_import_ops(s->t[2], forged, f.n_ops + 1, &rep, &err);
+    PCHECK(s, rc == KASSA_ECONFLICT, "a forged operation in a batch: rc %d", rc);
+    state_hash(s, 2, after);
+    PCHECK(s, memcmp(before, after, 32) == 0, "a refused import changed the batch's state");
+    int untouched = -1;
+    for (size_t k = 0; k < s->m.n_sales && untouched < 0; k++)
+        if (strcmp(s->m.sales[k].ref.origin, "T1") == 0 && s->m.sales[k].voids == 0 &&
+            s->m.sales[k].returns == 0)
+            untouched = (int)k;
+    PCHECK(s, untouched >= 0, "no untouched T1 sale");
+    assert_int_equal(do_void(s, 2, untouched), KASSA_OK);
+    do_count(s, 2, SKU_APPLE, 30);
+    do_sale(s, 2, 1, &sku, &qty, NULL, NULL);
+    rc = term_batch_commit(s->t[2], &err);
+    PCHECK_RC(s, rc, err, "term_batch_commit");
+    free(forged);
+    oplog_file_free(&f);
+    full_exchange(s);
+    check_oracle(s);
+    sched_end(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2108,6 +2407,9 @@ int main(void)
         cmocka_unit_test_teardown(test_return_before_sale_pending, test_teardown),
         cmocka_unit_test_teardown(test_void_and_free_return_apart, test_teardown),
         cmocka_unit_test_teardown(test_cashiers_and_supervised_apart, test_teardown),
+        cmocka_unit_test_teardown(test_import_fails_halfway_rolled_back, test_teardown),
+        cmocka_unit_test_teardown(test_import_batches_mixed_ops, test_teardown),
+        cmocka_unit_test_teardown(test_import_inside_batch, test_teardown),
         cmocka_unit_test_teardown(test_random_schedules, test_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

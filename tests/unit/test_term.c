@@ -1229,6 +1229,184 @@ static void test_log_verify_detects_alteration(void **state)
     assert_true(tu_contains(vr.reason, "gap"));
 }
 
+/* ---- the import cache ---- */
+
+/* A made-up terminal whose operations are chained as its own would be. */
+typedef struct fake_origin {
+    char name[16];
+    uint64_t seq;
+    uint8_t prev[OPLOG_HASH_SIZE];
+} fake_origin;
+
+/* Appends fake origin o's next operation to ops[*n], its payload in pl
+ * (which must outlive ops). */
+static void fake_op(term *t, fake_origin *o, int kind, const void *payload, kbuf *pl, oplog_op *ops,
+                    size_t *n)
+{
+    kbuf_init(pl);
+    assert_int_equal(oplog_encode(kind, payload, pl), KASSA_OK);
+    oplog_op *op = &ops[(*n)++];
+    memset(op, 0, sizeof *op);
+    snprintf(op->origin, sizeof op->origin, "%s", o->name);
+    op->seq = ++o->seq;
+    op->hlc = (hlc_ts)(UINT64_C(1700000000000) << 16) + op->seq;
+    op->kind = (uint8_t)kind;
+    op->payload = pl->data;
+    op->payload_len = pl->len;
+    oplog_hash(t->store_id, o->prev, op, op->hash);
+    memcpy(o->prev, op->hash, OPLOG_HASH_SIZE);
+}
+
+static void import_ops_ok(term *t, const oplog_op *ops, size_t n, term_import_report *rep)
+{
+    kassa_err err;
+    if (term_import_ops(t, ops, n, rep, &err) != KASSA_OK)
+        fail_msg("import of %zu operations: %s", n, err.msg);
+}
+
+static void assert_same_hash(term *a, term *b)
+{
+    uint8_t ha[32], hb[32];
+    kassa_err err;
+    assert_int_equal(term_state_hash(a, ha, &err), KASSA_OK);
+    assert_int_equal(term_state_hash(b, hb, &err), KASSA_OK);
+    assert_memory_equal(ha, hb, 32);
+}
+
+#define FAKE_ORIGINS 70  /* more than the cache holds at once (64) */
+#define BIG_CATALOG 4200 /* more stock rows than it sums at once (4096) */
+
+/* An import holds origin ids and heads, counter deltas and new rows in
+ * memory (src/term/cache.c), each table bounded: more origins and more
+ * stock rows in one import than it holds must end exactly as smaller
+ * imports do, whatever the order, and an operation repeated in the same
+ * batch, still held back, is a duplicate, not a forgery. */
+static void test_import_cache_bounds(void **state)
+{
+    (void)state;
+    char da[600], db[600], dc[600];
+    kassa_err err;
+    term *a = new_term(da, sizeof da, STORE, "A", NULL);
+    term *b = new_term(db, sizeof db, STORE, "B", NULL);
+    term *c = new_term(dc, sizeof dc, STORE, "C", NULL);
+    catalog_item *items = calloc(BIG_CATALOG, sizeof *items);
+    assert_non_null(items);
+    for (size_t i = 0; i < BIG_CATALOG; i++) {
+        snprintf(items[i].sku, sizeof items[i].sku, "sku%05zu", i);
+        snprintf(items[i].name, sizeof items[i].name, "Item %zu", i);
+        items[i].price = 100 + (int64_t)i;
+        snprintf(items[i].tax_class, sizeof items[i].tax_class, "standard");
+        items[i].stock = 1 + (int64_t)(i % 7);
+        items[i].line = (unsigned)i + 2;
+    }
+    int rc = term_catalog_import(a, items, BIG_CATALOG, &err);
+    free(items);
+    if (rc != KASSA_OK)
+        fail_msg("catalog import: %s", err.msg);
+    kbuf file;
+    kbuf_init(&file);
+    export_all(a, NULL, &file);
+    term_import_report rep;
+    import_ok(b, &file, &rep); /* one import: 4200 stock rows */
+    assert_int_equal(rep.applied, 2 * BIG_CATALOG);
+    /* C: the same as one peer-link batch, its last operations sent twice
+     * (the first copies are still rows the cache holds back). */
+    oplog_file f;
+    assert_int_equal(oplog_file_parse(file.data, file.len, &f, &err), KASSA_OK);
+    oplog_op *again = calloc(f.n_ops + 5, sizeof *again);
+    assert_non_null(again);
+    memcpy(again, f.ops, f.n_ops * sizeof *again);
+    memcpy(again + f.n_ops, f.ops + f.n_ops - 5, 5 * sizeof *again);
+    import_ops_ok(c, again, f.n_ops + 5, &rep);
+    assert_int_equal(rep.applied, 2 * BIG_CATALOG);
+    assert_int_equal(rep.duplicates, 5);
+    free(again);
+    oplog_file_free(&f);
+    kbuf_free(&file);
+    assert_same_hash(a, b);
+    assert_same_hash(a, c);
+    assert_int_equal(stock_of(b, "sku04199"), 1 + 4199 % 7);
+
+    /* 70 terminals: a receipt, a sale of 2 and then a void (even ones) or
+     * a return of 1 (odd ones) of that sale. */
+    enum { N_OPS = 3 * FAKE_ORIGINS };
+    fake_origin *fo = calloc(FAKE_ORIGINS, sizeof *fo);
+    oplog_op *ops = calloc(N_OPS + 10, sizeof *ops);
+    kbuf *pl = calloc(N_OPS, sizeof *pl);
+    oplog_sale *sale = calloc(1, sizeof *sale);
+    oplog_return *ret = calloc(1, sizeof *ret);
+    assert_true(fo && ops && pl && sale && ret);
+    size_t n = 0;
+    for (int k = 0; k < FAKE_ORIGINS; k++) {
+        snprintf(fo[k].name, sizeof fo[k].name, "N%03d", k);
+        oplog_stock st = {.sku = "apple", .qty = 10};
+        fake_op(a, &fo[k], OP_STOCK_RECEIVE, &st, &pl[n], ops, &n);
+        sale->n_lines = 1;
+        snprintf(sale->lines[0].sku, sizeof sale->lines[0].sku, "apple");
+        sale->lines[0].qty = 2;
+        sale->lines[0].unit_price = 150;
+        sale->tendered = 1000;
+        fake_op(a, &fo[k], OP_SALE, sale, &pl[n], ops, &n);
+        oplog_sale_ref ref;
+        snprintf(ref.origin, sizeof ref.origin, "%s", fo[k].name);
+        ref.seq = 2;
+        if (k % 2 == 0) {
+            oplog_void v = {.sale = ref, .refund = 300};
+            fake_op(a, &fo[k], OP_VOID, &v, &pl[n], ops, &n);
+        } else {
+            ret->sale = ref;
+            ret->n_lines = 1;
+            snprintf(ret->lines[0].sku, sizeof ret->lines[0].sku, "apple");
+            ret->lines[0].qty = 1;
+            ret->lines[0].refund = 150;
+            fake_op(a, &fo[k], OP_RETURN, ret, &pl[n], ops, &n);
+        }
+    }
+    /* B: one batch, round robin over the origins (each op meets a cache
+     * that dropped its origin since its previous op). */
+    oplog_op *rr = calloc(N_OPS, sizeof *rr);
+    assert_non_null(rr);
+    for (size_t i = 0; i < N_OPS; i++)
+        rr[i] = ops[(i % FAKE_ORIGINS) * 3 + i / FAKE_ORIGINS];
+    import_ops_ok(b, rr, N_OPS, &rep);
+    assert_int_equal(rep.applied, N_OPS);
+    assert_int_equal(rep.pending, 0);
+    /* C: origin after origin, and the last ten again at the end. */
+    for (size_t i = 0; i < 10; i++)
+        ops[N_OPS + i] = ops[N_OPS - 10 + i];
+    import_ops_ok(c, ops, N_OPS + 10, &rep);
+    assert_int_equal(rep.applied, N_OPS);
+    assert_int_equal(rep.duplicates, 10);
+    assert_same_hash(b, c);
+    /* 35 x (10 - 2 + 2) + 35 x (10 - 2 + 1); cash 300 - 300 or 300 - 150. */
+    assert_int_equal(stock_of(b, "apple"), 35 * 10 + 35 * 9);
+    int64_t cash;
+    assert_int_equal(term_drawer(b, NULL, &cash, &err), KASSA_OK);
+    assert_int_equal(cash, 35 * 150);
+    assert_int_equal(term_drawer(b, "N001", &cash, &err), KASSA_OK);
+    assert_int_equal(cash, 150);
+    assert_int_equal(term_drawer(b, "N068", &cash, &err), KASSA_OK);
+    assert_int_equal(cash, 0);
+    oplog_vv vv;
+    assert_int_equal(term_vv(b, &vv, &err), KASSA_OK);
+    assert_int_equal(vv.n, FAKE_ORIGINS + 1);
+    for (int k = 0; k < FAKE_ORIGINS; k++)
+        assert_int_equal(oplog_vv_get(&vv, fo[k].name), 3);
+    oplog_vv_free(&vv);
+    term_verify_report vr;
+    verify(b, &vr);
+    assert_true(vr.ok);
+    assert_int_equal(vr.ops, 2 * BIG_CATALOG + N_OPS);
+    for (size_t i = 0; i < N_OPS; i++)
+        kbuf_free(&pl[i]);
+    free(rr);
+    free(pl);
+    free(ops);
+    free(fo);
+    free(sale);
+    free(ret);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1246,6 +1424,7 @@ int main(void)
         cmocka_unit_test_teardown(test_import_pending_limit, teardown),
         cmocka_unit_test_teardown(test_import_rejects_bad_files, teardown),
         cmocka_unit_test_teardown(test_log_verify_detects_alteration, teardown),
+        cmocka_unit_test_teardown(test_import_cache_bounds, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
