@@ -464,6 +464,7 @@ static int run_latency(bench *b, latency *out)
 typedef struct catchup {
     double make_s;     /* making the sales, all terminals */
     double converge_s; /* from starting the daemons to every op everywhere */
+    double cpu_s;      /* CPU used by the 5 daemons until then */
     uint64_t wire_bytes;
     uint64_t sales;
     double bytes_per_sale, bytes_per_delivered;
@@ -506,24 +507,36 @@ static int make_sales(bench *b, int i, uint64_t *head)
     return rc;
 }
 
-/* Sum of every origin's head in a terminal's database (read-only). */
-static int64_t ops_held(const node *n)
+/* A read-only connection to a terminal's database, held open while the
+ * catch-up is watched (opening one per poll would cost the daemons CPU). */
+typedef struct watcher {
+    sqlite3 *db;
+    sqlite3_stmt *held; /* sum of every origin's head */
+} watcher;
+
+static int watcher_open(watcher *w, const node *n)
 {
     char path[BENCH_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/kassa.db", n->data);
-    sqlite3 *db;
-    int64_t v = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 100);
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT sum(head_seq) FROM origins", -1, &st, NULL) ==
-            SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW)
-                v = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
-    }
-    sqlite3_close(db);
+    if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(w->db, "SELECT sum(head_seq) FROM origins", -1, &w->held, NULL) !=
+            SQLITE_OK)
+        return fail("%s: %s", path, sqlite3_errmsg(w->db));
+    sqlite3_busy_timeout(w->db, 100);
+    return 0;
+}
+
+static void watcher_close(watcher *w)
+{
+    sqlite3_finalize(w->held);
+    sqlite3_close(w->db);
+}
+
+/* Operations the terminal holds (-1 when the database is busy). */
+static int64_t ops_held(watcher *w)
+{
+    int64_t v = sqlite3_step(w->held) == SQLITE_ROW ? sqlite3_column_int64(w->held, 0) : -1;
+    sqlite3_reset(w->held);
     return v;
 }
 
@@ -560,10 +573,13 @@ static int run_catchup(bench *b, catchup *out)
             return 1;
         }
     int rc = 0;
-    for (;;) {
+    static watcher w[NODES];
+    for (int i = 0; rc == 0 && i < NODES; i++)
+        rc = watcher_open(&w[i], &b->nodes[i]);
+    while (rc == 0) {
         int done = 0;
         for (int i = 0; i < NODES; i++)
-            done += ops_held(&b->nodes[i]) == (int64_t)want;
+            done += ops_held(&w[i]) == (int64_t)want;
         if (done == NODES)
             break;
         if (now_ns() - start > 300ull * 1000000000ull) {
@@ -572,7 +588,12 @@ static int run_catchup(bench *b, catchup *out)
         }
         sleep_ms(10);
     }
+    for (int i = 0; i < NODES; i++)
+        watcher_close(&w[i]);
     out->converge_s = (double)(now_ns() - start) / 1e9;
+    out->cpu_s = 0;
+    for (int i = 0; i < NODES; i++)
+        out->cpu_s += proc_cpu_s(b->nodes[i].pid);
     /* peers.json is rewritten each second: wait for one written after. */
     sleep_ms(2100);
     out->wire_bytes = 0;
@@ -673,11 +694,11 @@ int main(int argc, char **argv)
         rc = run_yjs(b, &yjs);
     if (rc == 0 && b->opt.json) {
         json_t *o = json_pack(
-            "{s:s,s:i,s:{s:I,s:f,s:f,s:f},s:{s:I,s:f,s:f,s:I,s:f,s:f},s:O}", "bench", "sync",
+            "{s:s,s:i,s:{s:I,s:f,s:f,s:f},s:{s:I,s:f,s:f,s:f,s:I,s:f,s:f},s:O}", "bench", "sync",
             "terminals", NODES, "latency", "sales", (json_int_t)lat.n, "p50_ms", lat.p50_ms,
             "p99_ms", lat.p99_ms, "max_ms", lat.max_ms, "catchup", "sales_per_terminal",
-            (json_int_t)b->opt.sales, "make_s", cu.make_s, "converge_s", cu.converge_s,
-            "wire_bytes", (json_int_t)cu.wire_bytes, "bytes_per_sale", cu.bytes_per_sale,
+            (json_int_t)b->opt.sales, "make_s", cu.make_s, "converge_s", cu.converge_s, "cpu_s",
+            cu.cpu_s, "wire_bytes", (json_int_t)cu.wire_bytes, "bytes_per_sale", cu.bytes_per_sale,
             "bytes_per_delivered_sale", cu.bytes_per_delivered, "yjs", yjs ? yjs : json_null());
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s)
@@ -709,6 +730,7 @@ int main(int argc, char **argv)
                cu.bytes_per_delivered);
         if (yjs)
             printf(" %14.1f", jnum(yjs, "bytes_per_delivered_sale"));
+        printf("\n  %-34s %14.2f", "CPU of the 5 replicas (s)", cu.cpu_s);
         printf("\n  %-34s %14.2f", "making the sales (s)", cu.make_s);
         if (yjs)
             printf(" %14.2f", jnum(yjs, "local_ms") / 1000.0);

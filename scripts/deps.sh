@@ -15,7 +15,7 @@ PACKAGES=(
   libinih-dev
   libssl-dev
   protobuf-c-compiler libprotobuf-c-dev
-  libzstd-dev
+  libzstd-dev zstd
   libavahi-core-dev
   iproute2
   util-linux

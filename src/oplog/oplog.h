@@ -52,6 +52,10 @@ typedef struct oplog_op {
     const uint8_t *payload; /* borrowed; lives as long as its owner */
     size_t payload_len;
     uint8_t hash[OPLOG_HASH_SIZE];
+    /* Set by wire_decode_ops only: hash was checked to continue the hash of
+     * the previous op of the same batch, which is (origin, seq - 1). The
+     * apply then need not hash it again when that op is its head. */
+    bool chained;
 } oplog_op;
 
 /* hash = H(prev || canonical(store, op)), written into out. */

@@ -70,6 +70,15 @@ void peer_link_close(peer_link *l, const char *reason)
         jlog(was_up ? JLOG_WARN : JLOG_INFO, "peer", was_up ? "link_down" : "link_failed",
              "{s:s,s:s,s:s,s:s}", "node", l->node[0] ? l->node : "?", "address", l->addr,
              "direction", l->outbound ? "out" : "in", "reason", reason);
+    if (l->refusal[0] && l->claimed_node[0] &&
+        peer_mesh_in_roster(m, l->claimed_store, l->claimed_node)) {
+        /* A roster terminal refused (revoked, expired, ...): say why in its
+         * status. The name is the certificate's claim, unverified: it only
+         * ever reaches the status text of a roster node. */
+        peer_node *n = peer_mesh_node(m, l->claimed_node);
+        if (n)
+            snprintf(n->last_error, sizeof n->last_error, "%s", reason);
+    }
     if (l->node[0] && strcmp(l->node, m->t->node_id) != 0) {
         peer_node *n = peer_mesh_node(m, l->node);
         if (n) {
@@ -147,6 +156,7 @@ static const peer_batch *batch_for(peer_mesh *m, const char *origin, uint64_t af
     kassa_err_clear(err);
     if (n == 0)
         return NULL; /* the vv promised more: it changed under us */
+    m->batch_bytes -= lru->frame.len;
     int rc;
     for (;;) {
         kbuf_reset(&lru->frame);
@@ -158,8 +168,26 @@ static const peer_batch *batch_for(peer_mesh *m, const char *origin, uint64_t af
     if (rc == KASSA_OK && lru->frame.oom)
         rc = kassa_fail(err, KASSA_ENOMEM, "out of memory");
     if (rc != KASSA_OK) {
+        kbuf_reset(&lru->frame);
         lru->n_ops = 0;
         return NULL;
+    }
+    m->batch_bytes += lru->frame.len;
+    /* Over the byte bound: drop the least recently used others. */
+    while (m->batch_bytes > PEER_BATCH_CACHE_MAX_BYTES) {
+        peer_batch *old = NULL;
+        for (size_t i = 0; i < PEER_BATCH_CACHE; i++) {
+            peer_batch *b = &m->batches[i];
+            if (b != lru && b->n_ops && (!old || b->used < old->used))
+                old = b;
+        }
+        if (!old)
+            break;
+        m->batch_bytes -= old->frame.len;
+        kbuf_free(&old->frame);
+        kbuf_init(&old->frame);
+        old->n_ops = 0;
+        old->used = 0;
     }
     snprintf(lru->origin, sizeof lru->origin, "%s", origin);
     lru->after_seq = after;
@@ -174,6 +202,12 @@ void peer_link_pump(peer_link *l)
     peer_mesh *m = l->m;
     if (l->state != LINK_UP)
         return;
+    int64_t wait_ms = l->hold_until_ms - peer_now_ms();
+    if (wait_ms > 0) {
+        struct timeval tv = {0, (suseconds_t)wait_ms * 1000};
+        event_add(l->work_ev, &tv);
+        return;
+    }
     kassa_err err;
     if (peer_mesh_refresh_vv(m, &err) != KASSA_OK) {
         jlog(JLOG_ERROR, "peer", "vv_failed", "{s:s}", "error", err.msg);
@@ -185,7 +219,7 @@ void peer_link_pump(peer_link *l)
             return; /* backpressure: the write callback resumes */
         const char *origin;
         uint64_t after;
-        if (!peer_sync_next(&l->sync, &m->ours, &origin, &after))
+        if (!peer_sync_next(&l->sync, &m->ours, peer_now_ms(), &origin, &after))
             return;
         const peer_batch *b = batch_for(m, origin, after, &err);
         if (!b) {
@@ -286,6 +320,11 @@ static int on_frame(peer_link *l, const wire_frame *f, bool *closed, kassa_err *
         }
         jlog(JLOG_INFO, "peer", "link_up", "{s:s,s:s,s:s}", "node", l->node, "address", l->addr,
              "direction", l->outbound ? "out" : "in");
+        /* Not the link a simultaneous dial would keep: give the other one
+         * a moment to show up before streaming a backlog here. */
+        bool preferred = l->outbound == (strcmp(l->m->t->node_id, l->node) < 0);
+        if (!preferred)
+            l->hold_until_ms = peer_now_ms() + PEER_DUPLICATE_GRACE_MS;
         update_node(l);
         peer_link_pump(l);
         return KASSA_OK;
@@ -303,7 +342,7 @@ static int on_frame(peer_link *l, const wire_frame *f, bool *closed, kassa_err *
         oplog_vv_free(&vv);
         if (rc == KASSA_OK) {
             /* Whom it hears from decides what we relay to it. */
-            peer_sync_on_linked(&l->sync, linked);
+            peer_sync_on_linked(&l->sync, linked, peer_now_ms());
             peer_link_pump(l);
         }
         return rc;
@@ -446,7 +485,8 @@ int peer_link_open(peer_mesh *m, int fd, bool outbound, int target, const struct
     l->target = target;
     l->state = LINK_TLS;
     l->opened_ms = l->last_rx_ms = peer_now_ms();
-    peer_sync_init(&l->sync, m->t->node_id);
+    /* Two rounds: enough for a store's links to come up together. */
+    peer_sync_init(&l->sync, m->t->node_id, 2 * m->cfg.anti_entropy_ms);
     if (sa && sa->sa_family == AF_INET6) {
         char h[64];
         const struct sockaddr_in6 *s6 = (const void *)sa;
@@ -525,7 +565,7 @@ void peer_link_round(peer_link *l)
     bool idle = (queued == 0 || queued == m->frame.len) &&
                 peer_now_ms() - l->last_batch_rx_ms >
                     (int64_t)PEER_SYNC_STALL_ROUNDS * m->cfg.anti_entropy_ms;
-    size_t rewound = peer_sync_round(&l->sync, &m->ours, idle);
+    size_t rewound = peer_sync_round(&l->sync, &m->ours, idle, peer_now_ms());
     if (rewound)
         jlog(JLOG_INFO, "peer", "repair", "{s:s,s:I}", "node", l->node, "origins_rewound",
              (json_int_t)rewound);

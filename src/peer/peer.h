@@ -47,7 +47,7 @@
 /* Operations per batch frame while catching up. Bigger batches compress
  * better and cost the receiver fewer fsyncs; smaller ones keep its event
  * loop responsive (one batch is one transaction). */
-#define PEER_BATCH_OPS_DEFAULT 4096
+#define PEER_BATCH_OPS_DEFAULT 10000
 #define PEER_HOST_MAX_BYTES 256
 
 typedef struct peer_config {

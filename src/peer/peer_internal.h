@@ -17,6 +17,10 @@
 #define PEER_BATCHES_PER_PASS 4
 #define PEER_ADDR_MAX_BYTES (PEER_HOST_MAX_BYTES + 8)
 #define PEER_REASON_MAX_BYTES 256
+/* A link dialled by the larger node id of the two waits this long before
+ * streaming: when both ends dial at once, the link of the smaller one wins
+ * (peer_mesh_link_up), and the loser should not have sent a backlog. */
+#define PEER_DUPLICATE_GRACE_MS 500
 
 typedef enum peer_link_state {
     LINK_TLS,   /* connecting, or TLS handshake under way */
@@ -37,8 +41,11 @@ typedef struct peer_link {
     char node[KASSA_ID_MAX + 1];         /* from its certificate */
     char refusal[PEER_REASON_MAX_BYTES]; /* why our verify callback refused */
     char claimed[2 * KASSA_ID_MAX + 2];  /* STORE/NODE a refused cert names */
+    char claimed_store[KASSA_ID_MAX + 1];
+    char claimed_node[KASSA_ID_MAX + 1];
     int64_t opened_ms, last_rx_ms;
     int64_t last_batch_rx_ms; /* last OpsBatch received: it is busy sending */
+    int64_t hold_until_ms;    /* no streaming before (PEER_DUPLICATE_GRACE_MS) */
     peer_sync sync;
     uint64_t ops_sent, ops_received;
 } peer_link;
@@ -46,10 +53,12 @@ typedef struct peer_link {
 /* Batches encoded lately, by (origin, after_seq): in a full mesh every
  * link streams the same operations of ours (all of them while catching up,
  * each new one when pushing), so each batch is read and compressed once,
- * not once per peer. Bounded: PEER_BATCH_CACHE frames of at most
- * WIRE_FRAME_MAX_BYTES. Operations never change once written, so a cached
- * batch stays right; it may only be shorter than what is there now. */
-#define PEER_BATCH_CACHE 4
+ * not once per peer, even when the peers read at different speeds. Bounded:
+ * PEER_BATCH_CACHE frames and PEER_BATCH_CACHE_MAX_BYTES in all (least
+ * recently used first out). Operations never change once written, so a
+ * cached batch stays right; it may only be shorter than what is there now. */
+#define PEER_BATCH_CACHE 64
+#define PEER_BATCH_CACHE_MAX_BYTES (8u << 20)
 typedef struct peer_batch {
     char origin[KASSA_ID_MAX + 1];
     uint64_t after_seq, last_seq;
@@ -106,6 +115,7 @@ struct peer_mesh {
 
     peer_batch batches[PEER_BATCH_CACHE];
     uint64_t batch_clock;
+    size_t batch_bytes; /* frames held in batches */
 
     /* Scratch for building one batch at a time (one thread). */
     oplog_op *ops;

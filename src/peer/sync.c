@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void peer_sync_init(peer_sync *s, const char *self)
+void peer_sync_init(peer_sync *s, const char *self, int64_t relay_grace_ms)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->self, sizeof s->self, "%s", self);
+    s->relay_grace_ms = relay_grace_ms;
 }
 
 void peer_sync_set_peer(peer_sync *s, const char *peer)
@@ -99,33 +100,46 @@ int peer_sync_on_vv(peer_sync *s, const oplog_vv *theirs, kassa_err *err)
     return KASSA_OK;
 }
 
-void peer_sync_on_linked(peer_sync *s, const wire_linked *linked)
+static bool linked_with(const peer_sync *s, const char *origin)
+{
+    for (size_t i = 0; i < s->linked.n; i++)
+        if (strcmp(s->linked.id[i], origin) == 0)
+            return true;
+    return false;
+}
+
+void peer_sync_on_linked(peer_sync *s, const wire_linked *linked, int64_t now_ms)
 {
     s->linked.n = linked->n < WIRE_LINKED_MAX ? linked->n : WIRE_LINKED_MAX;
     memcpy(s->linked.id, linked->id, s->linked.n * sizeof s->linked.id[0]);
     s->linked_known = true;
+    for (size_t i = 0; i < s->n; i++) {
+        peer_origin *e = &s->o[i];
+        if (linked_with(s, e->origin) || strcmp(e->origin, s->peer) == 0)
+            e->unlinked_since_ms = 0;
+        else if (e->unlinked_since_ms == 0)
+            e->unlinked_since_ms = now_ms > 0 ? now_ms : 1;
+    }
 }
 
-bool peer_sync_sendable(const peer_sync *s, const char *origin)
+bool peer_sync_sendable(const peer_sync *s, const char *origin, int64_t now_ms)
 {
     if (strcmp(origin, s->self) == 0)
         return true;
     if (!s->linked_known || strcmp(origin, s->peer) == 0)
         return false;
-    for (size_t i = 0; i < s->linked.n; i++)
-        if (strcmp(s->linked.id[i], origin) == 0)
-            return false;
-    return true;
+    const peer_origin *e = find(s, origin);
+    return e && e->unlinked_since_ms && now_ms - e->unlinked_since_ms >= s->relay_grace_ms;
 }
 
-bool peer_sync_next(const peer_sync *s, const oplog_vv *ours, const char **origin,
+bool peer_sync_next(const peer_sync *s, const oplog_vv *ours, int64_t now_ms, const char **origin,
                     uint64_t *after_seq)
 {
     for (size_t i = 0; i < ours->n; i++) {
         const oplog_vv_entry *v = &ours->e[i];
         const peer_origin *e = find(s, v->origin);
         uint64_t sent = e ? e->sent : 0;
-        if (sent >= v->seq || !peer_sync_sendable(s, v->origin))
+        if (sent >= v->seq || !peer_sync_sendable(s, v->origin, now_ms))
             continue;
         *origin = v->origin;
         *after_seq = sent;
@@ -144,7 +158,7 @@ int peer_sync_sent(peer_sync *s, const char *origin, uint64_t last_seq, kassa_er
     return KASSA_OK;
 }
 
-size_t peer_sync_round(peer_sync *s, const oplog_vv *ours, bool idle)
+size_t peer_sync_round(peer_sync *s, const oplog_vv *ours, bool idle, int64_t now_ms)
 {
     /* Every origin we hold gets an entry, so a peer that never mentioned
      * one is tracked (acked 0) and can be repaired like the others. */
@@ -163,7 +177,7 @@ size_t peer_sync_round(peer_sync *s, const oplog_vv *ours, bool idle)
     for (size_t i = 0; i < s->n; i++) {
         peer_origin *e = &s->o[i];
         if (e->sent > e->acked && e->acked < oplog_vv_get(ours, e->origin) &&
-            peer_sync_sendable(s, e->origin)) {
+            peer_sync_sendable(s, e->origin, now_ms)) {
             e->sent = e->acked;
             rewound++;
         }

@@ -34,8 +34,11 @@ static int verify_cert(X509_STORE_CTX *xs, void *arg)
         /* Who it claims to be, for the log only: unverified. */
         char store[KASSA_ID_MAX + 1], claimed[KASSA_ID_MAX + 1];
         kassa_err ignored;
-        if (pki_cert_ids(cert, store, claimed, &ignored) == KASSA_OK)
+        if (pki_cert_ids(cert, store, claimed, &ignored) == KASSA_OK) {
             snprintf(l->claimed, sizeof l->claimed, "%s/%s", store, claimed);
+            memcpy(l->claimed_store, store, sizeof store);
+            memcpy(l->claimed_node, claimed, sizeof claimed);
+        }
         X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }

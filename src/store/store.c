@@ -65,6 +65,14 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     "  action TEXT NOT NULL, cashier TEXT NOT NULL, supervisor TEXT NOT NULL,"
     "  subject TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
     "CREATE INDEX audit_by_hlc ON audit(hlc);",
+
+    /* 4: no index of sales by time. Each origin's clock only grows, so its
+     * sales are already in time order in the primary key (origin, seq):
+     * the newest N are among each origin's last N (term_sales_recent).
+     * The index cost more than anything else when applying a peer's batch
+     * of sales: its entries interleave every terminal's sales by time, so
+     * a batch from one origin touched a leaf page per sale. */
+    "DROP INDEX IF EXISTS sales_by_hlc;",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)

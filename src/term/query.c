@@ -103,8 +103,19 @@ int term_sales_each(term *t, term_sale_cb cb, void *ctx, kassa_err *err)
 
 int term_sales_recent(term *t, size_t limit, term_sale_cb cb, void *ctx, kassa_err *err)
 {
-    static const char SQL[] = "SELECT " SALE_COLUMNS "FROM sales s JOIN origins o ON o.id = "
-                              "s.origin ORDER BY s.hlc DESC, o.name DESC, s.seq DESC LIMIT ?1";
+    /* An origin's clock only grows with its seq, so the newest `limit`
+     * sales of the store are among each origin's last `limit` by primary
+     * key: a short range scan per origin (the CROSS JOIN keeps origins
+     * outside), then a sort of at most limit x origins rows. */
+    static const char SQL[] =
+        "SELECT " SALE_COLUMNS "FROM origins o CROSS JOIN sales s ON s.origin = o.id "
+        "AND s.seq >= coalesce((SELECT s2.seq FROM sales s2 WHERE s2.origin = o.id "
+        "ORDER BY s2.seq DESC LIMIT 1 OFFSET ?1 - 1), 0) "
+        "ORDER BY s.hlc DESC, o.name DESC, s.seq DESC LIMIT ?1";
+    if (limit == 0)
+        return KASSA_OK;
+    if (limit > INT32_MAX)
+        limit = INT32_MAX;
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;

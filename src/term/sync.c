@@ -173,7 +173,11 @@ static int try_apply(term *t, import_ctx *c, const oplog_op *op, bool *applied, 
     bool met;
     if ((rc = term_deps_met(t, op, &met, err)) != KASSA_OK || !met)
         return rc;
-    if (!oplog_hash_ok(t->store_id, head.hash, op))
+    /* Here op is its origin's next (seq = head + 1). A batch op the wire
+     * decoder chained to the previous op of its batch is already checked
+     * against that op's hash, which is head's: the previous op was applied
+     * just now, or was held already and found identical, hash included. */
+    if (!op->chained && !oplog_hash_ok(t->store_id, head.hash, op))
         return kassa_fail(err, KASSA_ECORRUPT,
                           "operation %s/%llu does not continue its origin's hash chain", op->origin,
                           (unsigned long long)op->seq);

@@ -382,6 +382,7 @@ static int chain_op(const char *store_id, const oplog_op *prev, const ProtobufCB
                               "predecessor in the batch",
                               op->origin, (unsigned long long)op->seq);
         oplog_hash(store_id, prev->hash, op, op->hash);
+        op->chained = true;
         return KASSA_OK;
     }
     memcpy(op->hash, hash->data, OPLOG_HASH_SIZE);
@@ -391,6 +392,7 @@ static int chain_op(const char *store_id, const oplog_op *prev, const ProtobufCB
                           "after %s/%llu altered, or another store's ops)",
                           op->origin, (unsigned long long)op->seq, op->origin,
                           (unsigned long long)*run_checked);
+    op->chained = follows;
     *run_checked = op->seq;
     return KASSA_OK;
 }

@@ -28,12 +28,13 @@ export function freePort() {
 
 /**
  * The kassa CLI calls (the arguments after `--data DIR`) that set up a fresh
- * terminal: init as store S1, node T1; the demo catalog; each of staff
- * ({id, name, role, pin}) as a cashier; stock ({SKU: qty}) received.
+ * terminal: init as store S1, node T1 (or the store and node given); the
+ * demo catalog; each of staff ({id, name, role, pin}) as a cashier; stock
+ * ({SKU: qty}) received.
  */
-export function setupCommands(staff, stock = {}) {
+export function setupCommands(staff, stock = {}, { store = 'S1', node = 'T1' } = {}) {
   const cmds = [
-    ['init', '--store', 'S1', '--node', 'T1'],
+    ['init', '--store', store, '--node', node],
     ['catalog', 'import', CATALOG_CSV],
   ];
   for (const s of staff) cmds.push(['cashier', 'add', s.id, '--name', s.name, '--role', s.role, '--pin', s.pin]);

@@ -11,6 +11,9 @@
 
 #include "peer/peer_sync.h"
 
+/* A fixed clock: only the relay grace looks at time. */
+#define NOW INT64_C(1000000)
+
 static void vv_of(oplog_vv *vv, const char *const *origins, const uint64_t *seqs, size_t n)
 {
     oplog_vv_init(vv);
@@ -31,34 +34,52 @@ static const char *next_of(const peer_sync *s, const oplog_vv *ours)
     static char buf[64];
     const char *origin;
     uint64_t after;
-    if (!peer_sync_next(s, ours, &origin, &after))
+    if (!peer_sync_next(s, ours, NOW, &origin, &after))
         return "";
     snprintf(buf, sizeof buf, "%s>%llu", origin, (unsigned long long)after);
     return buf;
+}
+
+/* Terminal B's link to C, which holds nothing yet; B holds A 1..30 and
+ * its own 1..5. */
+static void b_to_c(peer_sync *s, int64_t grace_ms, oplog_vv *ours)
+{
+    peer_sync_init(s, "B", grace_ms);
+    peer_sync_set_peer(s, "C");
+    const char *o[] = {"A", "B"};
+    uint64_t ours_seq[] = {30, 5};
+    vv_of(ours, o, ours_seq, 2);
+    oplog_vv theirs;
+    vv_of(&theirs, NULL, NULL, 0);
+    assert_int_equal(peer_sync_on_vv(s, &theirs, NULL), KASSA_OK);
+    oplog_vv_free(&theirs);
 }
 
 static void test_sendable(void **state)
 {
     (void)state;
     static peer_sync s;
-    peer_sync_init(&s, "T1");
+    peer_sync_init(&s, "T1", 0);
     peer_sync_set_peer(&s, "T2");
     /* Until the peer says whom it hears from: only our own. */
-    assert_true(peer_sync_sendable(&s, "T1"));
-    assert_false(peer_sync_sendable(&s, "T3"));
-    assert_false(peer_sync_sendable(&s, "T2"));
+    assert_true(peer_sync_sendable(&s, "T1", NOW));
+    assert_false(peer_sync_sendable(&s, "T3", NOW));
+    assert_false(peer_sync_sendable(&s, "T2", NOW));
+    /* Origins we hold are tracked (each round makes their entries). */
+    assert_int_equal(peer_sync_sent(&s, "T3", 0, NULL), KASSA_OK);
+    assert_int_equal(peer_sync_sent(&s, "T4", 0, NULL), KASSA_OK);
     static wire_linked l;
     const char *ids[] = {"T1", "T3"};
     linked_of(&l, ids, 2);
-    peer_sync_on_linked(&s, &l);
-    assert_true(peer_sync_sendable(&s, "T1"));
-    assert_false(peer_sync_sendable(&s, "T3")); /* it hears T3 itself */
-    assert_true(peer_sync_sendable(&s, "T4"));  /* it cannot: we relay */
-    assert_false(peer_sync_sendable(&s, "T2")); /* its own, never back */
+    peer_sync_on_linked(&s, &l, NOW);
+    assert_true(peer_sync_sendable(&s, "T1", NOW));
+    assert_false(peer_sync_sendable(&s, "T3", NOW)); /* it hears T3 itself */
+    assert_true(peer_sync_sendable(&s, "T4", NOW));  /* it cannot: we relay */
+    assert_false(peer_sync_sendable(&s, "T2", NOW)); /* its own, never back */
     /* Its links change: T3 gone, so we relay T3 now. */
     linked_of(&l, ids, 1);
-    peer_sync_on_linked(&s, &l);
-    assert_true(peer_sync_sendable(&s, "T3"));
+    peer_sync_on_linked(&s, &l, NOW);
+    assert_true(peer_sync_sendable(&s, "T3", NOW));
     peer_sync_free(&s);
 }
 
@@ -66,7 +87,7 @@ static void test_stream_from_their_head(void **state)
 {
     (void)state;
     static peer_sync s;
-    peer_sync_init(&s, "T1");
+    peer_sync_init(&s, "T1", 0);
     peer_sync_set_peer(&s, "T2");
     oplog_vv ours, theirs;
     const char *o[] = {"T1", "T2", "T3"};
@@ -103,31 +124,25 @@ static void test_relay_to_unlinked_peer(void **state)
     (void)state;
     static peer_sync s;
     static wire_linked l;
-    peer_sync_init(&s, "B");
-    peer_sync_set_peer(&s, "C");
-    oplog_vv ours, theirs;
-    const char *o[] = {"A", "B"};
-    uint64_t ours_seq[] = {30, 5};
-    vv_of(&ours, o, ours_seq, 2);
-    vv_of(&theirs, NULL, NULL, 0);
-    assert_int_equal(peer_sync_on_vv(&s, &theirs, NULL), KASSA_OK);
+    oplog_vv ours;
+    b_to_c(&s, 0, &ours);
     assert_string_equal(next_of(&s, &ours), "B>0");
     assert_int_equal(peer_sync_sent(&s, "B", 5, NULL), KASSA_OK);
-    assert_string_equal(next_of(&s, &ours), ""); /* A: unknown links yet */
+    assert_string_equal(next_of(&s, &ours), "");                 /* A: unknown links yet */
+    assert_int_equal(peer_sync_round(&s, &ours, false, NOW), 0); /* tracks A */
     const char *ids[] = {"B"};
     linked_of(&l, ids, 1); /* C hears only us: we carry A's operations */
-    peer_sync_on_linked(&s, &l);
+    peer_sync_on_linked(&s, &l, NOW);
     assert_string_equal(next_of(&s, &ours), "A>0");
     peer_sync_free(&s);
     oplog_vv_free(&ours);
-    oplog_vv_free(&theirs);
 }
 
 static void test_repair_only_when_quiet(void **state)
 {
     (void)state;
     static peer_sync s;
-    peer_sync_init(&s, "T1");
+    peer_sync_init(&s, "T1", 0);
     peer_sync_set_peer(&s, "T2");
     oplog_vv ours, theirs;
     const char *o[] = {"T1"};
@@ -138,7 +153,7 @@ static void test_repair_only_when_quiet(void **state)
     assert_int_equal(peer_sync_sent(&s, "T1", 100, NULL), KASSA_OK);
     /* Busy link (not idle): never rewound however long. */
     for (int i = 0; i < 10; i++)
-        assert_int_equal(peer_sync_round(&s, &ours, false), 0);
+        assert_int_equal(peer_sync_round(&s, &ours, false, NOW), 0);
     assert_string_equal(next_of(&s, &ours), "");
     /* The peer progresses: not stalled, even when idle. */
     for (uint64_t k = 1; k <= 5; k++) {
@@ -147,13 +162,13 @@ static void test_repair_only_when_quiet(void **state)
         vv_of(&v, o, seq, 1);
         assert_int_equal(peer_sync_on_vv(&s, &v, NULL), KASSA_OK);
         oplog_vv_free(&v);
-        assert_int_equal(peer_sync_round(&s, &ours, true), 0);
+        assert_int_equal(peer_sync_round(&s, &ours, true, NOW), 0);
     }
     /* Quiet and no progress for PEER_SYNC_STALL_ROUNDS rounds: rewound to
      * its head (15) and streamed again. */
     for (int i = 1; i < PEER_SYNC_STALL_ROUNDS; i++)
-        assert_int_equal(peer_sync_round(&s, &ours, true), 0);
-    assert_int_equal(peer_sync_round(&s, &ours, true), 1);
+        assert_int_equal(peer_sync_round(&s, &ours, true, NOW), 0);
+    assert_int_equal(peer_sync_round(&s, &ours, true, NOW), 1);
     assert_string_equal(next_of(&s, &ours), "T1>15");
     /* Caught up: nothing to repair any more. */
     uint64_t all[] = {100};
@@ -161,18 +176,53 @@ static void test_repair_only_when_quiet(void **state)
     vv_of(&v, o, all, 1);
     assert_int_equal(peer_sync_on_vv(&s, &v, NULL), KASSA_OK);
     for (int i = 0; i < 2 * PEER_SYNC_STALL_ROUNDS; i++)
-        assert_int_equal(peer_sync_round(&s, &ours, true), 0);
+        assert_int_equal(peer_sync_round(&s, &ours, true, NOW), 0);
     oplog_vv_free(&v);
     oplog_vv_free(&ours);
     oplog_vv_free(&theirs);
     peer_sync_free(&s);
 }
 
+/* While a store's links come up, a peer is briefly linked with only some
+ * terminals: relaying then would duplicate what its own links bring. An
+ * origin is relayed only after the peer has lacked a link with it for the
+ * whole grace period, and not at all once it links with it again. */
+static void test_relay_grace(void **state)
+{
+    (void)state;
+    static peer_sync s;
+    static wire_linked l;
+    const int64_t grace = 2000;
+    oplog_vv ours;
+    b_to_c(&s, grace, &ours);
+    assert_int_equal(peer_sync_round(&s, &ours, false, NOW), 0); /* tracks A and B */
+    const char *ids[] = {"B", "A"};
+    linked_of(&l, ids, 1); /* linked with us only, for now */
+    peer_sync_on_linked(&s, &l, NOW);
+    assert_false(peer_sync_sendable(&s, "A", NOW));
+    assert_false(peer_sync_sendable(&s, "A", NOW + grace - 1));
+    /* A later Ack that still lacks A does not restart the grace. */
+    peer_sync_on_linked(&s, &l, NOW + grace / 2);
+    assert_true(peer_sync_sendable(&s, "A", NOW + grace));
+    /* It links with A: no relay, and a new grace when it loses A again. */
+    linked_of(&l, ids, 2);
+    peer_sync_on_linked(&s, &l, NOW + grace + 10);
+    assert_false(peer_sync_sendable(&s, "A", NOW + 10 * grace));
+    linked_of(&l, ids, 1);
+    peer_sync_on_linked(&s, &l, NOW + 20 * grace);
+    assert_false(peer_sync_sendable(&s, "A", NOW + 21 * grace - 1));
+    assert_true(peer_sync_sendable(&s, "A", NOW + 21 * grace));
+    /* Our own operations never wait. */
+    assert_true(peer_sync_sendable(&s, "B", NOW));
+    peer_sync_free(&s);
+    oplog_vv_free(&ours);
+}
+
 static void test_origin_limit(void **state)
 {
     (void)state;
     static peer_sync s;
-    peer_sync_init(&s, "T1");
+    peer_sync_init(&s, "T1", 0);
     peer_sync_set_peer(&s, "T2");
     kassa_err err;
     char id[16];
@@ -195,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_stream_from_their_head),
         cmocka_unit_test(test_relay_to_unlinked_peer),
         cmocka_unit_test(test_repair_only_when_quiet),
+        cmocka_unit_test(test_relay_grace),
         cmocka_unit_test(test_origin_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
