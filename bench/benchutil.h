@@ -356,4 +356,21 @@ static inline double proc_cpu_s(pid_t pid)
     return hz > 0 ? (double)(ut + st) / (double)hz : -1;
 }
 
+/* A process's peak resident memory in MB (VmHWM); -1 when unknown. */
+static inline double proc_peak_rss_mb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    double mb = -1;
+    unsigned long long kb;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            mb = (double)kb / 1024.0;
+    fclose(f);
+    return mb;
+}
+
 #endif

@@ -465,6 +465,7 @@ typedef struct catchup {
     double make_s;     /* making the sales, all terminals */
     double converge_s; /* from starting the daemons to every op everywhere */
     double cpu_s;      /* CPU used by the 5 daemons until then */
+    double rss_max_mb; /* the largest daemon's peak resident memory */
     uint64_t wire_bytes;
     uint64_t sales;
     double bytes_per_sale, bytes_per_delivered;
@@ -592,8 +593,13 @@ static int run_catchup(bench *b, catchup *out)
         watcher_close(&w[i]);
     out->converge_s = (double)(now_ns() - start) / 1e9;
     out->cpu_s = 0;
-    for (int i = 0; i < NODES; i++)
+    out->rss_max_mb = 0;
+    for (int i = 0; i < NODES; i++) {
         out->cpu_s += proc_cpu_s(b->nodes[i].pid);
+        double mb = proc_peak_rss_mb(b->nodes[i].pid);
+        if (mb > out->rss_max_mb)
+            out->rss_max_mb = mb;
+    }
     /* peers.json is rewritten each second: wait for one written after. */
     sleep_ms(2100);
     out->wire_bytes = 0;
@@ -694,12 +700,13 @@ int main(int argc, char **argv)
         rc = run_yjs(b, &yjs);
     if (rc == 0 && b->opt.json) {
         json_t *o = json_pack(
-            "{s:s,s:i,s:{s:I,s:f,s:f,s:f},s:{s:I,s:f,s:f,s:f,s:I,s:f,s:f},s:O}", "bench", "sync",
-            "terminals", NODES, "latency", "sales", (json_int_t)lat.n, "p50_ms", lat.p50_ms,
+            "{s:s,s:i,s:{s:I,s:f,s:f,s:f},s:{s:I,s:f,s:f,s:f,s:f,s:I,s:f,s:f},s:O}", "bench",
+            "sync", "terminals", NODES, "latency", "sales", (json_int_t)lat.n, "p50_ms", lat.p50_ms,
             "p99_ms", lat.p99_ms, "max_ms", lat.max_ms, "catchup", "sales_per_terminal",
             (json_int_t)b->opt.sales, "make_s", cu.make_s, "converge_s", cu.converge_s, "cpu_s",
-            cu.cpu_s, "wire_bytes", (json_int_t)cu.wire_bytes, "bytes_per_sale", cu.bytes_per_sale,
-            "bytes_per_delivered_sale", cu.bytes_per_delivered, "yjs", yjs ? yjs : json_null());
+            cu.cpu_s, "rss_max_mb", cu.rss_max_mb, "wire_bytes", (json_int_t)cu.wire_bytes,
+            "bytes_per_sale", cu.bytes_per_sale, "bytes_per_delivered_sale", cu.bytes_per_delivered,
+            "yjs", yjs ? yjs : json_null());
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s)
             puts(s);
@@ -731,6 +738,9 @@ int main(int argc, char **argv)
         if (yjs)
             printf(" %14.1f", jnum(yjs, "bytes_per_delivered_sale"));
         printf("\n  %-34s %14.2f", "CPU of the 5 replicas (s)", cu.cpu_s);
+        printf("\n  %-34s %14.1f", "peak memory of a replica (MB)", cu.rss_max_mb);
+        if (yjs)
+            printf(" %14.1f", jnum(yjs, "rss_max_mb"));
         printf("\n  %-34s %14.2f", "making the sales (s)", cu.make_s);
         if (yjs)
             printf(" %14.2f", jnum(yjs, "local_ms") / 1000.0);
