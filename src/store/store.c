@@ -73,6 +73,14 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
      * of sales: its entries interleave every terminal's sales by time, so
      * a batch from one origin touched a leaf page per sale. */
     "DROP INDEX IF EXISTS sales_by_hlc;",
+
+    /* 5: the store's Raft group (src/raft): this member's hard state (term,
+     * vote, commit index) and its log of store-level records. Local to the
+     * terminal, never replicated as operations. */
+    "CREATE TABLE raft_state(id INTEGER PRIMARY KEY CHECK(id = 1), term INTEGER NOT NULL,"
+    "  vote TEXT NOT NULL, commit_index INTEGER NOT NULL);"
+    "CREATE TABLE raft_log(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL, data BLOB NOT NULL);",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)

@@ -304,6 +304,42 @@ int term_import_ops(term *t, const oplog_op *ops, size_t n_ops, term_import_repo
 int term_ops_read(term *t, const char *origin, uint64_t after_seq, size_t max_ops, size_t max_bytes,
                   oplog_op *ops, kbuf *payloads, size_t *n_ops, kassa_err *err);
 
+/* ---- the store's Raft group: this member's persisted state ----
+ * The Raft core (src/raft) is pure; its embedding persists what each ready
+ * asks for here, durably (synchronous=FULL), before sending the messages
+ * that depend on it. */
+
+#define TERM_RAFT_DATA_MAX (64 * 1024)
+
+typedef struct term_raft_hard {
+    uint64_t term;
+    char vote[KASSA_ID_MAX + 1]; /* "" when none */
+    uint64_t commit;
+} term_raft_hard;
+
+typedef struct term_raft_entry {
+    uint64_t index, term;
+    uint8_t type;
+    const uint8_t *data; /* borrowed */
+    size_t len;
+} term_raft_entry;
+
+typedef int (*term_raft_entry_cb)(const term_raft_entry *e, void *ctx);
+
+/* Reads the hard state (all zero when never saved) and calls cb for each
+ * log entry in index order (data valid during the call only). */
+int term_raft_load(term *t, term_raft_hard *hs, term_raft_entry_cb cb, void *ctx, kassa_err *err);
+
+/* In one durable transaction: the hard state (hs NULL: unchanged), then the
+ * log entries, which replace every entry from entries[0].index on (a
+ * leader's log overwriting a conflicting tail). Indexes must be
+ * consecutive. */
+int term_raft_save(term *t, const term_raft_hard *hs, const term_raft_entry *entries,
+                   size_t n_entries, kassa_err *err);
+
+/* Drops log entries up to and including index (after a snapshot). */
+int term_raft_compact(term *t, uint64_t index, kassa_err *err);
+
 /* ---- checks ---- */
 
 /* A digest of every projection's value, independent of the order in which
