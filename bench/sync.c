@@ -27,6 +27,7 @@
  */
 #define BENCH_NAME "sync"
 #include "benchutil.h"
+#include "benchstore.h"
 
 #include "jlog/jlog.h"
 #include "peer/peer.h"
@@ -42,7 +43,6 @@
 #include <stdatomic.h>
 
 #define NODES 5
-#define STORE "S1"
 
 typedef struct options {
     size_t sales;         /* per terminal, catch-up */
@@ -54,23 +54,11 @@ typedef struct options {
     bool keep;
 } options;
 
-typedef struct node {
-    char name[8];
-    char data[BENCH_PATH_MAX];
-    char cert[BENCH_PATH_MAX];
-    char ini[BENCH_PATH_MAX];
-    char log[BENCH_PATH_MAX];
-    int api_port, peer_port;
-    pid_t pid;
-} node;
-
 typedef struct bench {
     options opt;
-    char build[BENCH_PATH_MAX];
-    char root[BENCH_PATH_MAX];
     char dir[BENCH_PATH_MAX];
     bool dir_created;
-    node nodes[NODES];
+    bench_store store;
     catalog_item *items;
 } bench;
 
@@ -102,11 +90,6 @@ static int value_option(const char *a, const char *v, void *ctx)
     return -1;
 }
 
-static int fail_kassa(const char *what, const kassa_err *err)
-{
-    return fail("%s: %s", what, err->msg);
-}
-
 /* ---- a store on disk: CA, certificates, terminals with one catalog ---- */
 
 static int make_catalog(bench *b)
@@ -115,99 +98,9 @@ static int make_catalog(bench *b)
     return b->items ? 0 : fail("out of memory (catalog)");
 }
 
-/* A fresh store under dir/phase: CA, 5 certificates and terminals, the
- * catalog imported on T1 and copied to the others by export file. */
 static int make_store(bench *b, const char *phase)
 {
-    char base[BENCH_PATH_MAX], ca[BENCH_PATH_MAX + 8];
-    snprintf(base, sizeof base, "%.3000s/%s", b->dir, phase);
-    snprintf(ca, sizeof ca, "%s/ca", base);
-    if (mkdir(base, 0700) != 0)
-        return fail("mkdir %s: %s", base, strerror(errno));
-    kassa_err err;
-    if (pki_ca_init(ca, &err) != KASSA_OK)
-        return fail_kassa("ca init", &err);
-    for (int i = 0; i < NODES; i++) {
-        node *n = &b->nodes[i];
-        memset(n, 0, sizeof *n);
-        char name[sizeof n->name];
-        snprintf(name, sizeof name, "T%d", i + 1);
-        memcpy(n->name, name, sizeof name);
-        snprintf(n->data, sizeof n->data, "%.3000s/%s", base, name);
-        snprintf(n->cert, sizeof n->cert, "%.3000s/%s-cert", base, name);
-        snprintf(n->ini, sizeof n->ini, "%.3000s/%s.ini", base, name);
-        snprintf(n->log, sizeof n->log, "%.3000s/%s.log", base, name);
-        if (free_port(&n->api_port) != 0 || free_port(&n->peer_port) != 0)
-            return 1;
-        if (pki_ca_issue(ca, STORE, n->name, n->cert, &err) != KASSA_OK)
-            return fail_kassa("ca issue", &err);
-        if (term_init(n->data, STORE, n->name, &err) != KASSA_OK)
-            return fail_kassa("term_init", &err);
-    }
-    term *t1;
-    kbuf exp;
-    kbuf_init(&exp);
-    if (term_open(b->nodes[0].data, &t1, &err) != KASSA_OK)
-        return fail_kassa("term_open", &err);
-    int rc = term_catalog_import(t1, b->items, b->opt.skus, &err);
-    if (rc == KASSA_OK)
-        rc = term_export(t1, NULL, &exp, &err);
-    term_close(t1);
-    for (int i = 1; rc == KASSA_OK && i < NODES; i++) {
-        term *t;
-        term_import_report rep;
-        if ((rc = term_open(b->nodes[i].data, &t, &err)) != KASSA_OK)
-            break;
-        rc = term_import(t, exp.data, exp.len, &rep, &err);
-        term_close(t);
-    }
-    kbuf_free(&exp);
-    return rc == KASSA_OK ? 0 : fail_kassa("catalog", &err);
-}
-
-static int write_ini(bench *b, int i)
-{
-    node *n = &b->nodes[i];
-    FILE *f = fopen(n->ini, "w");
-    if (!f)
-        return fail("%s: %s", n->ini, strerror(errno));
-    fprintf(f,
-            "[terminal]\ndata_dir = %s\n[api]\nlisten = 127.0.0.1:%d\n[log]\nlevel = info\n"
-            "[peer]\nlisten = 127.0.0.1:%d\ncert_dir = %s\nroster = T1 T2 T3 T4 T5\n",
-            n->data, n->api_port, n->peer_port, n->cert);
-    for (int k = 0; k < NODES; k++)
-        if (k != i)
-            fprintf(f, "peers = 127.0.0.1:%d\n", b->nodes[k].peer_port);
-    return fclose(f) == 0 ? 0 : fail("%s: %s", n->ini, strerror(errno));
-}
-
-static int start_kassad(bench *b, int i)
-{
-    node *n = &b->nodes[i];
-    if (write_ini(b, i) != 0)
-        return 1;
-    char bin[BENCH_PATH_MAX + 16];
-    snprintf(bin, sizeof bin, "%s/bin/kassad", b->build);
-    char *argv[] = {bin, "--config", n->ini, NULL};
-    n->pid = spawn(argv, b->root, n->log);
-    return n->pid > 0 ? 0 : 1;
-}
-
-static void stop_kassad(node *n)
-{
-    if (n->pid <= 0)
-        return;
-    kill(n->pid, SIGTERM);
-    int st;
-    while (waitpid(n->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    n->pid = 0;
-}
-
-static void stop_all(bench *b)
-{
-    for (int i = 0; i < NODES; i++)
-        stop_kassad(&b->nodes[i]);
+    return bench_store_make(&b->store, b->dir, phase, b->items, b->opt.skus);
 }
 
 /* ---- one embedded terminal: a thread with its loop, term and mesh ---- */
@@ -281,7 +174,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     const char *sku = B.items[e->sold % B.opt.skus].sku;
     if (term_cart_add(&e->cart, sku, 1, &err) != KASSA_OK ||
         term_sale(e->t, &e->cart, 100000, &e->res, &err) != KASSA_OK) {
-        e->error = fail_kassa("term_sale", &err);
+        e->error = bench_fail_kassa("term_sale", &err);
         event_base_loopbreak(e->base);
         return;
     }
@@ -298,12 +191,12 @@ static void *embedded_main(void *arg)
 
 static int embedded_start(bench *b, embedded *e, int i, pthread_t *th)
 {
-    node *n = &b->nodes[i];
+    bench_node *n = &b->store.nodes[i];
     kassa_err err;
     e->index = i;
     if (term_open(n->data, &e->t, &err) != KASSA_OK ||
         pki_identity_load(n->cert, &e->id, &err) != KASSA_OK)
-        return fail_kassa(n->name, &err);
+        return bench_fail_kassa(n->name, &err);
     e->base = event_base_new();
     if (!e->base)
         return fail("event_base_new");
@@ -323,11 +216,12 @@ static int embedded_start(bench *b, embedded *e, int i, pthread_t *th)
         .ctx = e,
     };
     if (peer_mesh_start(e->base, e->t, &pc, &e->mesh, &err) != KASSA_OK)
-        return fail_kassa("peer_mesh_start", &err);
+        return bench_fail_kassa("peer_mesh_start", &err);
     for (int k = 0; k < NODES; k++)
-        if (k != i && peer_mesh_add_target(e->mesh, "127.0.0.1", (uint16_t)b->nodes[k].peer_port,
-                                           NULL, &err) != KASSA_OK)
-            return fail_kassa("peer_mesh_add_target", &err);
+        if (k != i &&
+            peer_mesh_add_target(e->mesh, "127.0.0.1", (uint16_t)b->store.nodes[k].peer_port, NULL,
+                                 &err) != KASSA_OK)
+            return bench_fail_kassa("peer_mesh_add_target", &err);
     e->t->on_local_commit = on_local_commit;
     e->t->on_local_commit_ctx = e;
     struct timeval every = {0, (suseconds_t)(b->opt.interval_ms ? b->opt.interval_ms : 1) * 1000};
@@ -373,7 +267,7 @@ static int run_latency(bench *b, latency *out)
     if (make_store(b, "latency") != 0)
         return 1;
     for (int i = 1; i < NODES - 1; i++)
-        if (start_kassad(b, i) != 0)
+        if (bench_store_start(&b->store, i) != 0)
             return 1;
     static embedded e1, e5;
     memset(&e1, 0, sizeof e1);
@@ -407,7 +301,7 @@ static int run_latency(bench *b, latency *out)
         kassa_err err;
         sqlite3 *db;
         char path[BENCH_PATH_MAX + 16];
-        snprintf(path, sizeof path, "%s/kassa.db", b->nodes[0].data);
+        snprintf(path, sizeof path, "%s/kassa.db", b->store.nodes[0].data);
         /* Read T1's head from a connection of our own: e1.t belongs to
          * its thread. */
         if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
@@ -440,7 +334,7 @@ static int run_latency(bench *b, latency *out)
         pthread_join(th5, NULL);
     embedded_free(&e1);
     embedded_free(&e5);
-    stop_all(b);
+    bench_store_stop_all(&b->store);
     if (rc == 0) {
         uint64_t *d = calloc(n, sizeof *d);
         if (!d)
@@ -476,15 +370,15 @@ static int make_sales(bench *b, int i, uint64_t *head)
 {
     kassa_err err;
     term *t;
-    if (term_open(b->nodes[i].data, &t, &err) != KASSA_OK)
-        return fail_kassa("term_open", &err);
+    if (term_open(b->store.nodes[i].data, &t, &err) != KASSA_OK)
+        return bench_fail_kassa("term_open", &err);
     static term_cart cart;
     static term_sale_result res;
     uint64_t rng = 0x5eed0000u + (uint64_t)i;
     int rc = 0;
     for (size_t s = 0; rc == 0 && s < b->opt.sales; s += 1000) {
         if (term_batch_begin(t, &err) != KASSA_OK) {
-            rc = fail_kassa("batch", &err);
+            rc = bench_fail_kassa("batch", &err);
             break;
         }
         for (size_t k = s; rc == 0 && k < s + 1000 && k < b->opt.sales; k++) {
@@ -492,16 +386,16 @@ static int make_sales(bench *b, int i, uint64_t *head)
             const char *sku = b->items[splitmix64(&rng) % b->opt.skus].sku;
             if (term_cart_add(&cart, sku, 1, &err) != KASSA_OK ||
                 term_sale(t, &cart, 100000, &res, &err) != KASSA_OK)
-                rc = fail_kassa("term_sale", &err);
+                rc = bench_fail_kassa("term_sale", &err);
         }
         if (rc == 0 && term_batch_commit(t, &err) != KASSA_OK)
-            rc = fail_kassa("batch commit", &err);
+            rc = bench_fail_kassa("batch commit", &err);
         else if (rc != 0)
             term_batch_rollback(t);
     }
     oplog_vv vv;
     if (rc == 0 && term_vv(t, &vv, &err) == KASSA_OK) {
-        *head = oplog_vv_get(&vv, b->nodes[i].name);
+        *head = oplog_vv_get(&vv, b->store.nodes[i].name);
         oplog_vv_free(&vv);
     }
     term_close(t);
@@ -515,7 +409,7 @@ typedef struct watcher {
     sqlite3_stmt *held; /* sum of every origin's head */
 } watcher;
 
-static int watcher_open(watcher *w, const node *n)
+static int watcher_open(watcher *w, const bench_node *n)
 {
     char path[BENCH_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/kassa.db", n->data);
@@ -542,7 +436,7 @@ static int64_t ops_held(watcher *w)
 }
 
 /* bytes_sent from a kassad's peers.json totals (-1 when unreadable). */
-static int64_t bytes_sent(const node *n)
+static int64_t bytes_sent(const bench_node *n)
 {
     char path[BENCH_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/peers.json", n->data);
@@ -569,14 +463,14 @@ static int run_catchup(bench *b, catchup *out)
     out->sales = (uint64_t)b->opt.sales * NODES;
     uint64_t start = now_ns();
     for (int i = 0; i < NODES; i++)
-        if (start_kassad(b, i) != 0) {
-            stop_all(b);
+        if (bench_store_start(&b->store, i) != 0) {
+            bench_store_stop_all(&b->store);
             return 1;
         }
     int rc = 0;
     static watcher w[NODES];
     for (int i = 0; rc == 0 && i < NODES; i++)
-        rc = watcher_open(&w[i], &b->nodes[i]);
+        rc = watcher_open(&w[i], &b->store.nodes[i]);
     while (rc == 0) {
         int done = 0;
         for (int i = 0; i < NODES; i++)
@@ -595,8 +489,8 @@ static int run_catchup(bench *b, catchup *out)
     out->cpu_s = 0;
     out->rss_max_mb = 0;
     for (int i = 0; i < NODES; i++) {
-        out->cpu_s += proc_cpu_s(b->nodes[i].pid);
-        double mb = proc_peak_rss_mb(b->nodes[i].pid);
+        out->cpu_s += proc_cpu_s(b->store.nodes[i].pid);
+        double mb = proc_peak_rss_mb(b->store.nodes[i].pid);
         if (mb > out->rss_max_mb)
             out->rss_max_mb = mb;
     }
@@ -604,15 +498,15 @@ static int run_catchup(bench *b, catchup *out)
     sleep_ms(2100);
     out->wire_bytes = 0;
     for (int i = 0; rc == 0 && i < NODES; i++) {
-        int64_t v = bytes_sent(&b->nodes[i]);
+        int64_t v = bytes_sent(&b->store.nodes[i]);
         if (v < 0)
-            rc = fail("no totals in %s/peers.json", b->nodes[i].data);
+            rc = fail("no totals in %s/peers.json", b->store.nodes[i].data);
         out->wire_bytes += (uint64_t)v;
     }
-    stop_all(b);
+    bench_store_stop_all(&b->store);
     if (rc != 0) {
         for (int i = 0; i < NODES; i++)
-            print_tail(b->nodes[i].log);
+            print_tail(b->store.nodes[i].log);
         return rc;
     }
     out->bytes_per_sale = (double)out->wire_bytes / (double)out->sales;
@@ -625,14 +519,14 @@ static int run_catchup(bench *b, catchup *out)
 static int run_yjs(bench *b, json_t **out)
 {
     char script[BENCH_PATH_MAX + 32], log[BENCH_PATH_MAX + 16], sales[24], skus[24];
-    snprintf(script, sizeof script, "%s/bench/yjs_sync.mjs", b->root);
+    snprintf(script, sizeof script, "%s/bench/yjs_sync.mjs", b->store.root);
     snprintf(log, sizeof log, "%s/yjs.out", b->dir);
     snprintf(sales, sizeof sales, "%zu", b->opt.sales);
     snprintf(skus, sizeof skus, "%zu", b->opt.skus);
     char node_bin[] = "/usr/bin/node";
     const char *nb = access(node_bin, X_OK) == 0 ? node_bin : "/usr/local/bin/node";
     char *argv[] = {(char *)nb, script, "--sales", sales, "--skus", skus, NULL};
-    pid_t pid = spawn(argv, b->root, log);
+    pid_t pid = spawn(argv, b->store.root, log);
     if (pid < 0)
         return 1;
     int st;
@@ -680,17 +574,18 @@ int main(int argc, char **argv)
     jlog_set_level(JLOG_ERROR);
     for (int i = 0; i < NODES; i++)
         snprintf(ROSTER[i], sizeof ROSTER[i], "T%d", i + 1);
-    if (bench_build_dir(b->build, sizeof b->build, "") != 0)
+    if (bench_build_dir(b->store.build, sizeof b->store.build, "") != 0)
         return 1;
-    memcpy(b->root, b->build, sizeof b->root);
-    char *slash = strrchr(b->root, '/');
-    if (slash && slash != b->root)
+    memcpy(b->store.root, b->store.build, sizeof b->store.root);
+    char *slash = strrchr(b->store.root, '/');
+    if (slash && slash != b->store.root)
         *slash = '\0';
     if (bench_make_workdir(NULL, b->dir, sizeof b->dir, &b->dir_created) != 0)
         return 1;
     latency lat = {0};
     catchup cu = {0};
     json_t *yjs = NULL;
+    b->store.n_nodes = NODES;
     int rc = make_catalog(b);
     if (rc == 0)
         rc = run_latency(b, &lat);
@@ -747,7 +642,7 @@ int main(int argc, char **argv)
         printf("\n");
     }
     json_decref(yjs);
-    stop_all(b);
+    bench_store_stop_all(&b->store);
     free(b->items);
     if (bench_remove_dir(b->dir, b->dir_created, b->opt.keep || rc != 0) != 0 && rc == 0)
         rc = 1;
