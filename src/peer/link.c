@@ -117,6 +117,16 @@ static int send_vv_frame(peer_link *l, bool hello, kassa_err *err)
     return rc == KASSA_OK ? send_frame(l, err) : rc;
 }
 
+int peer_link_send_raft(peer_link *l, const uint8_t *payload, size_t len, kassa_err *err)
+{
+    peer_mesh *m = l->m;
+    if (evbuffer_get_length(bufferevent_get_output(l->bev)) > 2 * m->cfg.send_buffer_max_bytes)
+        return kassa_fail(err, KASSA_EFULL, "link to %s backed up: Raft message dropped", l->node);
+    kbuf_reset(&m->frame);
+    int rc = wire_frame_put(&m->frame, WIRE_RAFT, payload, len, err);
+    return rc == KASSA_OK ? send_frame(l, err) : rc;
+}
+
 int peer_link_send_ack(peer_link *l, kassa_err *err)
 {
     return send_vv_frame(l, false, err);
@@ -350,6 +360,10 @@ static int on_frame(peer_link *l, const wire_frame *f, bool *closed, kassa_err *
     case WIRE_OPS_BATCH:
         l->last_batch_rx_ms = peer_now_ms();
         return on_batch(l, f, err);
+    case WIRE_RAFT:
+        if (l->m->cfg.on_raft)
+            l->m->cfg.on_raft(l->m->cfg.ctx, l->node, f->payload, f->payload_len);
+        return KASSA_OK;
     default:
         return KASSA_OK; /* heartbeat: any frame shows the peer is alive */
     }

@@ -240,6 +240,15 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+int peer_mesh_send_raft(peer_mesh *m, const char *node, const uint8_t *payload, size_t len,
+                        kassa_err *err)
+{
+    peer_link *l = up_link_to(m, node, NULL);
+    if (!l)
+        return kassa_fail(err, KASSA_ENOTFOUND, "no link with %s", node);
+    return peer_link_send_raft(l, payload, len, err);
+}
+
 void peer_mesh_kick(peer_mesh *m)
 {
     if (m)

@@ -65,6 +65,9 @@ typedef struct peer_config {
     uint32_t seed;        /* for reconnect jitter */
     /* Called after operations from a peer were applied (optional). */
     void (*on_applied)(void *ctx, size_t n_ops);
+    /* Called with the payload of each Raft frame from a peer whose link is
+     * up (optional; the payload is untrusted and valid during the call). */
+    void (*on_raft)(void *ctx, const char *from_node, const uint8_t *payload, size_t len);
     void *ctx;
 } peer_config;
 
@@ -87,6 +90,13 @@ int peer_mesh_add_target(peer_mesh *m, const char *host, uint16_t port, const ch
 /* Local operations were committed: push them to every link at the end of
  * this pass of the event loop. */
 void peer_mesh_kick(peer_mesh *m);
+
+/* Queues a Raft frame for node. KASSA_ENOTFOUND when no link with it is
+ * up, KASSA_EFULL when its link is backed up beyond twice
+ * send_buffer_max_bytes: Raft tolerates a lost message, and memory stays
+ * bounded. */
+int peer_mesh_send_raft(peer_mesh *m, const char *node, const uint8_t *payload, size_t len,
+                        kassa_err *err);
 
 typedef struct peer_totals {
     uint64_t links_up;

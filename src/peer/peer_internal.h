@@ -162,6 +162,8 @@ void peer_mesh_link_gone(peer_mesh *m, peer_link *l, bool was_up);
 bool peer_mesh_in_roster(void *ctx, const char *store, const char *node);
 /* The nodes we have links up with, for our Acks. */
 void peer_mesh_linked(const peer_mesh *m, wire_linked *out);
+/* Queues a Raft frame on a link that is up. */
+int peer_link_send_raft(peer_link *l, const uint8_t *payload, size_t len, kassa_err *err);
 /* Sends an Ack to a link now (our vv and links). */
 int peer_link_send_ack(peer_link *l, kassa_err *err);
 

@@ -34,7 +34,8 @@ typedef enum {
     WIRE_OPS_BATCH = 2,
     WIRE_ACK = 3,
     WIRE_HEARTBEAT = 4,
-    WIRE_TYPE_MAX = 4,
+    WIRE_RAFT = 5, /* a message of the store's Raft group (RaftMessage) */
+    WIRE_TYPE_MAX = 5,
 } wire_type;
 
 /* Returned (positive) by wire_frame_parse when buf holds only part of a
