@@ -5,7 +5,7 @@ JOBS ?= 2
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan check check-fast demo demo-cli bench bench-sync fuzz format clean
+.PHONY: all deps build build-asan check check-fast demo demo-cli bench bench-sync bench-failover fuzz format clean
 
 all: build
 
@@ -48,6 +48,20 @@ bench: build
 # Store replication: 5 terminals on loopback, beside Yjs (about a minute).
 bench-sync: build
 	@build/bench/sync
+
+# Leader failover: 50 kills and 10 minutes of steady sales, beside etcd with
+# 3 and 5 members (about 40 minutes; see docs/BENCHMARKS.md for shorter runs).
+bench-failover: build
+	@build/bench/failover
+
+.PHONY: sim-long
+# The store simulation's long mode: seeds 1..100000 of kassa-sim (tests/sim,
+# README.md there; `make check` runs 1..1000), split into $(JOBS) ranges run
+# side by side: about 20 minutes on 2 cores. Any failing seed fails the target
+# and prints its trace and replay command.
+sim-long: build
+	@seq 0 $$(($(JOBS) - 1)) | xargs -P $(JOBS) -I{} sh -c \
+		'build/bin/kassa-sim --seeds $$(({} * 100000 / $(JOBS) + 1))..$$((({} + 1) * 100000 / $(JOBS)))'
 
 # Coverage-guided fuzzing with clang's libFuzzer, FUZZ_SECONDS per target;
 # new inputs land in build-fuzz/corpus/<target> (merge the useful ones into

@@ -26,12 +26,28 @@ typedef struct bench_node {
 } bench_node;
 
 typedef struct bench_store {
+    char dir[BENCH_PATH_MAX]; /* the benchmark's working directory */
+    bool dir_created;
+    catalog_item *items;        /* the catalog every terminal gets */
     char build[BENCH_PATH_MAX]; /* kassad is build/bin/kassad */
     char root[BENCH_PATH_MAX];  /* its working directory */
     int n_nodes;
     bench_node nodes[BENCH_NODES_MAX];
     const char *extra_ini; /* appended to every INI file (NULL: none) */
 } bench_store;
+
+/* build: this program's build directory; root: its parent, the source
+ * tree, where kassad runs (and the peers' scripts live). */
+static inline int bench_store_paths(bench_store *s)
+{
+    if (bench_build_dir(s->build, sizeof s->build, "") != 0)
+        return 1;
+    memcpy(s->root, s->build, sizeof s->root);
+    char *slash = strrchr(s->root, '/');
+    if (slash && slash != s->root)
+        *slash = '\0';
+    return 0;
+}
 
 static inline int bench_fail_kassa(const char *what, const kassa_err *err)
 {

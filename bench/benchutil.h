@@ -33,6 +33,8 @@
 
 #include "catalog/csv.h"
 
+#include <jansson.h>
+
 #define BENCH_PATH_MAX 4096
 
 /* Values of statfs.f_type (linux/magic.h), to name the file system. */
@@ -371,6 +373,56 @@ static inline double proc_peak_rss_mb(pid_t pid)
             mb = (double)kb / 1024.0;
     fclose(f);
     return mb;
+}
+
+/* Runs argv in cwd (output appended to log) and waits for it: 0 when it
+ * exited 0, else the log's tail is printed and 1 returned. */
+static inline int bench_run(char *const argv[], const char *cwd, const char *log)
+{
+    pid_t pid = spawn(argv, cwd, log);
+    if (pid < 0)
+        return 1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return fail("waitpid: %s", strerror(errno));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        print_tail(log);
+        return 1;
+    }
+    return 0;
+}
+
+/* Removes flag (a bare option such as "--no-yjs") from argv wherever it
+ * stands; true when it was there. */
+static inline bool bench_take_flag(int *argc, char **argv, const char *flag)
+{
+    bool found = false;
+    for (int i = 1; i < *argc; i++)
+        if (strcmp(argv[i], flag) == 0) {
+            found = true;
+            memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof *argv);
+            (*argc)--;
+            i--;
+        }
+    return found;
+}
+
+/* Runs argv (a peer's benchmark script) in cwd with its output in log and
+ * parses the last line of it that starts with '{' as JSON into *out. */
+static inline int bench_run_peer(char *const argv[], const char *cwd, const char *log, json_t **out)
+{
+    if (bench_run(argv, cwd, log) != 0)
+        return fail("%s failed", argv[1] ? argv[1] : argv[0]);
+    FILE *f = fopen(log, "r");
+    char line[4096], last[4096] = "";
+    while (f && fgets(line, sizeof line, f))
+        if (line[0] == '{')
+            snprintf(last, sizeof last, "%s", line);
+    if (f)
+        fclose(f);
+    *out = json_loads(last, 0, NULL);
+    return *out ? 0 : fail("no JSON result from %s", argv[1] ? argv[1] : argv[0]);
 }
 
 #endif

@@ -371,17 +371,8 @@ static int kassa(bench *b, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    pid_t pid = spawn(argv, b->root, b->cli_log);
-    if (pid < 0)
-        return 1;
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return fail("waitpid: %s", strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        print_tail(b->cli_log);
+    if (bench_run(argv, b->root, b->cli_log) != 0)
         return fail("kassa %s %s failed", argv[3], n > 4 ? argv[4] : "");
-    }
     return 0;
 }
 

@@ -56,10 +56,7 @@ typedef struct options {
 
 typedef struct bench {
     options opt;
-    char dir[BENCH_PATH_MAX];
-    bool dir_created;
     bench_store store;
-    catalog_item *items;
 } bench;
 
 static bench B;
@@ -94,13 +91,13 @@ static int value_option(const char *a, const char *v, void *ctx)
 
 static int make_catalog(bench *b)
 {
-    b->items = bench_catalog(b->opt.skus, 1000000);
-    return b->items ? 0 : fail("out of memory (catalog)");
+    b->store.items = bench_catalog(b->opt.skus, 1000000);
+    return b->store.items ? 0 : fail("out of memory (catalog)");
 }
 
 static int make_store(bench *b, const char *phase)
 {
-    return bench_store_make(&b->store, b->dir, phase, b->items, b->opt.skus);
+    return bench_store_make(&b->store, b->store.dir, phase, b->store.items, b->opt.skus);
 }
 
 /* ---- one embedded terminal: a thread with its loop, term and mesh ---- */
@@ -171,7 +168,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     kassa_err err;
     e->cart.n_lines = 0;
-    const char *sku = B.items[e->sold % B.opt.skus].sku;
+    const char *sku = B.store.items[e->sold % B.opt.skus].sku;
     if (term_cart_add(&e->cart, sku, 1, &err) != KASSA_OK ||
         term_sale(e->t, &e->cart, 100000, &e->res, &err) != KASSA_OK) {
         e->error = bench_fail_kassa("term_sale", &err);
@@ -383,7 +380,7 @@ static int make_sales(bench *b, int i, uint64_t *head)
         }
         for (size_t k = s; rc == 0 && k < s + 1000 && k < b->opt.sales; k++) {
             cart.n_lines = 0;
-            const char *sku = b->items[splitmix64(&rng) % b->opt.skus].sku;
+            const char *sku = b->store.items[splitmix64(&rng) % b->opt.skus].sku;
             if (term_cart_add(&cart, sku, 1, &err) != KASSA_OK ||
                 term_sale(t, &cart, 100000, &res, &err) != KASSA_OK)
                 rc = bench_fail_kassa("term_sale", &err);
@@ -520,33 +517,13 @@ static int run_yjs(bench *b, json_t **out)
 {
     char script[BENCH_PATH_MAX + 32], log[BENCH_PATH_MAX + 16], sales[24], skus[24];
     snprintf(script, sizeof script, "%s/bench/yjs_sync.mjs", b->store.root);
-    snprintf(log, sizeof log, "%s/yjs.out", b->dir);
+    snprintf(log, sizeof log, "%s/yjs.out", b->store.dir);
     snprintf(sales, sizeof sales, "%zu", b->opt.sales);
     snprintf(skus, sizeof skus, "%zu", b->opt.skus);
     char node_bin[] = "/usr/bin/node";
     const char *nb = access(node_bin, X_OK) == 0 ? node_bin : "/usr/local/bin/node";
     char *argv[] = {(char *)nb, script, "--sales", sales, "--skus", skus, NULL};
-    pid_t pid = spawn(argv, b->store.root, log);
-    if (pid < 0)
-        return 1;
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return fail("waitpid: %s", strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        print_tail(log);
-        return fail("%s failed", script);
-    }
-    /* The last line of its output is one JSON object. */
-    FILE *f = fopen(log, "r");
-    char line[4096], last[4096] = "";
-    while (f && fgets(line, sizeof line, f))
-        if (line[0] == '{')
-            snprintf(last, sizeof last, "%s", line);
-    if (f)
-        fclose(f);
-    *out = json_loads(last, 0, NULL);
-    return *out ? 0 : fail("no JSON result from %s", script);
+    return bench_run_peer(argv, b->store.root, log, out);
 }
 
 static double jnum(json_t *o, const char *k)
@@ -559,13 +536,8 @@ int main(int argc, char **argv)
     bench *b = &B;
     b->opt = (options){
         .sales = 100000, .skus = 1000, .latency_sales = 1000, .interval_ms = 5, .yjs = true};
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--no-yjs") == 0) {
-            b->opt.yjs = false;
-            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof *argv);
-            argc--;
-            i--;
-        }
+    if (bench_take_flag(&argc, argv, "--no-yjs"))
+        b->opt.yjs = false;
     if (bench_parse_options(argc, argv, &b->opt.json, &b->opt.keep, usage, value_option, &b->opt))
         return 2;
     if (sodium_init() < 0)
@@ -574,13 +546,9 @@ int main(int argc, char **argv)
     jlog_set_level(JLOG_ERROR);
     for (int i = 0; i < NODES; i++)
         snprintf(ROSTER[i], sizeof ROSTER[i], "T%d", i + 1);
-    if (bench_build_dir(b->store.build, sizeof b->store.build, "") != 0)
+    if (bench_store_paths(&b->store) != 0)
         return 1;
-    memcpy(b->store.root, b->store.build, sizeof b->store.root);
-    char *slash = strrchr(b->store.root, '/');
-    if (slash && slash != b->store.root)
-        *slash = '\0';
-    if (bench_make_workdir(NULL, b->dir, sizeof b->dir, &b->dir_created) != 0)
+    if (bench_make_workdir(NULL, b->store.dir, sizeof b->store.dir, &b->store.dir_created) != 0)
         return 1;
     latency lat = {0};
     catchup cu = {0};
@@ -643,8 +611,9 @@ int main(int argc, char **argv)
     }
     json_decref(yjs);
     bench_store_stop_all(&b->store);
-    free(b->items);
-    if (bench_remove_dir(b->dir, b->dir_created, b->opt.keep || rc != 0) != 0 && rc == 0)
+    free(b->store.items);
+    if (bench_remove_dir(b->store.dir, b->store.dir_created, b->opt.keep || rc != 0) != 0 &&
+        rc == 0)
         rc = 1;
     return rc;
 }

@@ -21,6 +21,7 @@ PACKAGES=(
   util-linux
   chromium
   wrk
+  etcd-server etcd-client
 )
 
 missing=()

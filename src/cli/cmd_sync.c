@@ -175,19 +175,22 @@ int cmd_log(cli *c)
 /* The peer links as kassad last wrote them (DATA/peers.json, each second),
  * with "stale" set when that is more than a few seconds old (kassad is not
  * running). NULL when there is no such file (peer links never ran). */
-static json_t *read_peers_status(const char *dir)
+static json_t *read_peers_status(const char *dir, json_t **raft)
 {
     char path[4096 + 16];
     snprintf(path, sizeof path, "%s/peers.json", dir);
     json_t *doc = json_load_file(path, 0, NULL);
     json_t *peers = json_incref(json_object_get(doc, "peers"));
     json_int_t updated = json_integer_value(json_object_get(doc, "updated_ms"));
+    bool stale = (json_int_t)hlc_wall_ms() - updated > STATUS_STALE_MS;
+    /* The Raft view only while kassad keeps it current. */
+    json_t *r = json_object_get(doc, "raft");
+    *raft = json_is_object(r) && !stale ? json_incref(r) : NULL;
     json_decref(doc);
     if (!json_is_array(peers)) {
         json_decref(peers);
         return NULL;
     }
-    bool stale = (json_int_t)hlc_wall_ms() - updated > STATUS_STALE_MS;
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p)
@@ -197,6 +200,21 @@ static json_t *read_peers_status(const char *dir)
             json_object_set_new(p, "connected", json_false());
     }
     return peers;
+}
+
+static void print_raft(json_t *raft)
+{
+    if (!raft)
+        return;
+    const char *leader = json_string_value(json_object_get(raft, "leader"));
+    const char *why = json_string_value(json_object_get(raft, "why"));
+    printf("raft: %s in term %lld, leader %s, quorum %s, store coordination %s%s%s\n",
+           json_string_value(json_object_get(raft, "role")),
+           (long long)json_integer_value(json_object_get(raft, "term")),
+           leader && leader[0] ? leader : "unknown",
+           json_is_true(json_object_get(raft, "quorum")) ? "yes" : "no",
+           json_string_value(json_object_get(raft, "coordination")), why && why[0] ? ": " : "",
+           why ? why : "");
 }
 
 static void print_peers(json_t *peers)
@@ -238,20 +256,24 @@ int cmd_status(cli *c)
         return rc;
     kassa_err err;
     term_status s;
-    json_t *peers = read_peers_status(c->data_dir);
+    json_t *raft = NULL;
+    json_t *peers = read_peers_status(c->data_dir, &raft);
     if (term_status_get(t, &s, &err) != KASSA_OK) {
         rc = cli_fail_err(&err);
     } else if (c->json) {
-        rc = cli_print_json(json_pack(
-            "{s:s,s:s,s:I,s:I,s:I,s:I,s:O}", "store", t->store_id, "node", t->node_id, "ops",
-            (json_int_t)s.ops, "pending", (json_int_t)s.pending, "sales", (json_int_t)s.sales,
-            "db_size_bytes", (json_int_t)s.db_size_bytes, "peers", peers ? peers : json_null()));
+        rc = cli_print_json(
+            json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:O,s:O}", "store", t->store_id, "node", t->node_id,
+                      "ops", (json_int_t)s.ops, "pending", (json_int_t)s.pending, "sales",
+                      (json_int_t)s.sales, "db_size_bytes", (json_int_t)s.db_size_bytes, "peers",
+                      peers ? peers : json_null(), "raft", raft ? raft : json_null()));
     } else {
         printf("store %s node %s: %zu operations, %zu pending, %zu sales, database %lld bytes\n",
                t->store_id, t->node_id, s.ops, s.pending, s.sales, (long long)s.db_size_bytes);
+        print_raft(raft);
         print_peers(peers);
     }
     json_decref(peers);
+    json_decref(raft);
     term_close(t);
     return rc;
 }

@@ -60,6 +60,12 @@ static const setting SETTINGS[] = {
     INT("peer", reconnect_max_ms, 10, 3600000),
     INT("peer", idle_timeout_ms, 100, 3600000),
     INT("peer", send_buffer_max_bytes, 65536, 256 * 1024 * 1024),
+    {"raft", "tick_ms", SET_INT, offsetof(kd_config, raft_tick_ms), 0, 1, 1000},
+    {"raft", "heartbeat_ms", SET_INT, offsetof(kd_config, raft_heartbeat_ms), 0, 10, 60000},
+    {"raft", "election_min_ms", SET_INT, offsetof(kd_config, raft_election_min_ms), 0, 20, 600000},
+    {"raft", "election_max_ms", SET_INT, offsetof(kd_config, raft_election_max_ms), 0, 21, 600000},
+    {"raft", "prefer_stable_ms", SET_INT, offsetof(kd_config, raft_prefer_stable_ms), 0, 0,
+     86400000},
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -87,6 +93,11 @@ void kd_config_defaults(kd_config *c)
     c->reconnect_max_ms = 10000;
     c->idle_timeout_ms = 10000;
     c->send_buffer_max_bytes = 1024 * 1024;
+    c->raft_tick_ms = 10;
+    c->raft_heartbeat_ms = 150;
+    c->raft_election_min_ms = 300;
+    c->raft_election_max_ms = 500;
+    c->raft_prefer_stable_ms = 30000;
     c->log_level = JLOG_INFO;
 }
 
@@ -253,6 +264,11 @@ int kd_config_finish(kd_config *c, kassa_err *err)
     if (c->n_roster == 0)
         return kassa_fail(err, KASSA_EINVAL,
                           "[peer] roster: list the store's terminals (node ids) that may connect");
+    if (c->raft_election_max_ms <= c->raft_election_min_ms ||
+        c->raft_heartbeat_ms >= c->raft_election_min_ms || c->raft_tick_ms > c->raft_heartbeat_ms)
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[raft]: need tick_ms <= heartbeat_ms < election_min_ms < "
+                          "election_max_ms");
     if (c->reconnect_max_ms < c->reconnect_min_ms)
         return kassa_fail(err, KASSA_EINVAL,
                           "[peer] reconnect_max_ms must be at least reconnect_min_ms");

@@ -54,6 +54,13 @@ typedef struct kd_config {
     int64_t reconnect_max_ms;
     int64_t idle_timeout_ms;
     int64_t send_buffer_max_bytes;
+    /* [raft]: the store's coordination group over the peer links (on when
+     * the peer links are) */
+    int64_t raft_tick_ms;
+    int64_t raft_heartbeat_ms;
+    int64_t raft_election_min_ms;
+    int64_t raft_election_max_ms;
+    int64_t raft_prefer_stable_ms;
     /* [log] */
     jlog_level log_level;
 } kd_config;

@@ -1,6 +1,7 @@
 /* h_system.c: liveness, metrics and the terminal's status. */
 #include "jlog/jlog.h"
 #include "kassad/clock.h"
+#include "kassad/coord.h"
 #include "kassad/handlers.h"
 #include "kassad/peers.h"
 #include "kassad/reply.h"
@@ -58,18 +59,19 @@ void h_status(kd_req *r)
         kd_reply_kassa(r, &err);
         return;
     }
-    /* online: linked to at least one other terminal of the store. leader
-     * and cloud are placeholders until Raft and the cloud uploader land. */
+    /* online: linked to at least one other terminal of the store. cloud is
+     * a placeholder until the cloud uploader lands. */
     json_t *peers = kd_peers_status(app);
     bool online = false;
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p) online |= json_is_true(json_object_get(p, "connected"));
     kd_reply_json(r, 200,
-                  json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:n,s:{s:s}}", "store",
+                  json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:o,s:{s:s}}", "store",
                             app->t->store_id, "node", app->t->node_id, "uptime_s",
                             (json_int_t)uptime_s(app), "db_size_bytes",
                             (json_int_t)st.db_size_bytes, "ops", (json_int_t)st.ops, "pending_ops",
                             (json_int_t)st.pending, "sales", (json_int_t)st.sales, "online", online,
-                            "peers", peers, "leader", "cloud", "state", "not_configured"));
+                            "peers", peers, "leader", kd_coord_leader(app), "raft",
+                            kd_coord_status(app), "cloud", "state", "not_configured"));
 }

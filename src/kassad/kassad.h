@@ -64,6 +64,7 @@ typedef struct kd_app {
     bool have_id;
     peer_mesh *peers;
     struct disco *disco;           /* mDNS ([peer] mdns = 1) */
+    struct kd_coord *coord;        /* the store's Raft group (NULL: links off) */
     struct event *peers_status_ev; /* writes peers.json */
 } kd_app;
 

@@ -11,6 +11,7 @@
 #include "jlog/jlog.h"
 #include "kassad/batch.h"
 #include "kassad/clock.h"
+#include "kassad/coord.h"
 #include "kassad/housekeeping.h"
 #include "kassad/kassad.h"
 #include "kassad/peers.h"
@@ -183,11 +184,14 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
     if ((rc = kd_batch_init(app, err)) != KASSA_OK ||
         (rc = kd_housekeeping_start(app, err)) != KASSA_OK)
         return rc;
-    return kd_peers_start(app, err);
+    if ((rc = kd_peers_start(app, err)) != KASSA_OK)
+        return rc;
+    return kd_coord_start(app, err);
 }
 
 static void app_close(kd_app *app)
 {
+    kd_coord_free(app);
     kd_peers_free(app);
     kd_batch_free(app);
     kd_server_free(app);

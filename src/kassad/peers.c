@@ -4,6 +4,7 @@
 #include "disco/disco.h"
 #include "jlog/jlog.h"
 #include "wire/wire.h"
+#include "kassad/coord.h"
 #include "kassad/housekeeping.h"
 
 #include <errno.h>
@@ -25,6 +26,11 @@ static void on_found(void *ctx, const char *node, const char *addr, uint16_t por
              "port", port);
 }
 
+static void on_raft(void *ctx, const char *from, const uint8_t *payload, size_t len)
+{
+    kd_coord_on_raft(ctx, from, payload, len);
+}
+
 static void on_local_commit(void *ctx)
 {
     kd_app *app = ctx;
@@ -43,13 +49,13 @@ static void write_status(kd_app *app)
 {
     peer_totals tot;
     peer_mesh_totals(app->peers, &tot);
-    json_t *doc =
-        json_pack("{s:s,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "node", app->t->node_id,
-                  "updated_ms", (json_int_t)hlc_wall_ms(), "pid", (json_int_t)getpid(), "peers",
-                  kd_peers_status(app), "totals", "links_up", (json_int_t)tot.links_up, "ops_sent",
-                  (json_int_t)tot.ops_sent, "ops_received", (json_int_t)tot.ops_received,
-                  "bytes_sent", (json_int_t)tot.bytes_sent, "bytes_received",
-                  (json_int_t)tot.bytes_received, "links_refused", (json_int_t)tot.links_refused);
+    json_t *doc = json_pack(
+        "{s:s,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "node", app->t->node_id, "updated_ms",
+        (json_int_t)hlc_wall_ms(), "pid", (json_int_t)getpid(), "peers", kd_peers_status(app),
+        "raft", kd_coord_status(app), "totals", "links_up", (json_int_t)tot.links_up, "ops_sent",
+        (json_int_t)tot.ops_sent, "ops_received", (json_int_t)tot.ops_received, "bytes_sent",
+        (json_int_t)tot.bytes_sent, "bytes_received", (json_int_t)tot.bytes_received,
+        "links_refused", (json_int_t)tot.links_refused);
     char path[KD_PATH_MAX_BYTES + 32], tmp[KD_PATH_MAX_BYTES + 40];
     snprintf(path, sizeof path, "%s/%s", app->cfg.data_dir, KD_PEERS_STATUS_FILE);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -86,6 +92,7 @@ int kd_peers_start(kd_app *app, kassa_err *err)
         .send_buffer_max_bytes = (size_t)c->send_buffer_max_bytes,
         .seed = (uint32_t)getpid() ^ (uint32_t)hlc_wall_ms(),
         .on_applied = on_applied,
+        .on_raft = on_raft,
         .ctx = app,
     };
     if ((rc = peer_mesh_start(app->base, app->t, &pc, &app->peers, err)) != KASSA_OK)

@@ -7,6 +7,7 @@
 #include "term/term_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int term_raft_load(term *t, term_raft_hard *hs, term_raft_entry_cb cb, void *ctx, kassa_err *err)
@@ -135,4 +136,45 @@ int term_raft_compact(term *t, uint64_t index, kassa_err *err)
     if (index > INT64_MAX)
         return kassa_fail(err, KASSA_EINVAL, "raft log: index out of range");
     return term_in_tx(t, compact_tx, &index, err);
+}
+
+typedef struct starts_ctx {
+    uint64_t now_ms;
+    uint32_t count;
+} starts_ctx;
+
+static int note_start_tx(term *t, void *ctx, kassa_err *err)
+{
+    enum { DAY_MS = 24 * 3600 * 1000 };
+    starts_ctx *c = ctx;
+    char old[TERM_STARTS_KEPT * 21 + 1] = "";
+    int rc = term_meta_get(t, "starts", old, sizeof old, err);
+    if (rc != KASSA_OK && rc != KASSA_ENOTFOUND)
+        return rc;
+    /* Newest first: this start, then the kept ones of the last day. */
+    char out[sizeof old];
+    size_t n = (size_t)snprintf(out, sizeof out, "%llu", (unsigned long long)c->now_ms);
+    c->count = 1;
+    const char *p = old;
+    while (*p && c->count < TERM_STARTS_KEPT) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p)
+            break; /* damaged: keep what was read */
+        if (v + DAY_MS > c->now_ms && v <= c->now_ms) {
+            n += (size_t)snprintf(out + n, sizeof out - n, " %llu", v);
+            c->count++;
+        }
+        p = end + strspn(end, " ");
+    }
+    return term_meta_set(t, "starts", out, err);
+}
+
+int term_note_start(term *t, uint64_t now_ms, uint32_t *starts_last_day, kassa_err *err)
+{
+    starts_ctx c = {.now_ms = now_ms};
+    int rc = term_in_tx(t, note_start_tx, &c, err);
+    if (rc == KASSA_OK)
+        *starts_last_day = c.count;
+    return rc;
 }

@@ -37,7 +37,7 @@ int term_meta_set(term *t, const char *key, const char *value, kassa_err *err)
     return store_step_done(&t->st, st, "meta", err);
 }
 
-static int meta_get(term *t, const char *key, char *out, size_t size, kassa_err *err)
+int term_meta_get(term *t, const char *key, char *out, size_t size, kassa_err *err)
 {
     static const char SQL[] = "SELECT value FROM meta WHERE key = ?1";
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
@@ -346,8 +346,8 @@ int term_open(const char *dir, term **out, kassa_err *err)
         return rc;
     }
     char hlc_text[32] = "0";
-    if ((rc = meta_get(t, "store_id", t->store_id, sizeof t->store_id, err)) != KASSA_OK ||
-        (rc = meta_get(t, "node_id", t->node_id, sizeof t->node_id, err)) != KASSA_OK ||
+    if ((rc = term_meta_get(t, "store_id", t->store_id, sizeof t->store_id, err)) != KASSA_OK ||
+        (rc = term_meta_get(t, "node_id", t->node_id, sizeof t->node_id, err)) != KASSA_OK ||
         (rc = term_origin_id(t, t->node_id, false, &t->node_origin, err)) != KASSA_OK) {
         term_close(t);
         return rc;
@@ -359,7 +359,7 @@ int term_open(const char *dir, term **out, kassa_err *err)
         term_close(t);
         return rc;
     }
-    if (meta_get(t, "hlc", hlc_text, sizeof hlc_text, NULL) != KASSA_OK)
+    if (term_meta_get(t, "hlc", hlc_text, sizeof hlc_text, NULL) != KASSA_OK)
         snprintf(hlc_text, sizeof hlc_text, "0");
     hlc_ts adopted = (hlc_ts)strtoull(hlc_text, NULL, 10);
     t->clock.last = head.hlc > adopted ? head.hlc : adopted;

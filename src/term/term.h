@@ -340,6 +340,13 @@ int term_raft_save(term *t, const term_raft_hard *hs, const term_raft_entry *ent
 /* Drops log entries up to and including index (after a snapshot). */
 int term_raft_compact(term *t, uint64_t index, kassa_err *err);
 
+/* Records that the daemon started at now_ms (wall clock) and gives how many
+ * times it started in the last 24 hours, this one included: the stability
+ * score of the Raft preference counts restarts. Keeps at most
+ * TERM_STARTS_KEPT starts. */
+#define TERM_STARTS_KEPT 32
+int term_note_start(term *t, uint64_t now_ms, uint32_t *starts_last_day, kassa_err *err);
+
 /* ---- checks ---- */
 
 /* A digest of every projection's value, independent of the order in which

@@ -142,5 +142,7 @@ int term_audit_append(term *t, const char *action, const char *subject, const ch
                       kassa_err *err);
 
 int term_meta_set(term *t, const char *key, const char *value, kassa_err *err);
+/* KASSA_ENOTFOUND when the key was never set. */
+int term_meta_get(term *t, const char *key, char *out, size_t size, kassa_err *err);
 
 #endif

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  Mesh, assertStoreConsistent, baseline, fullSetup, randomLines, rng, stateHashes, waitConverged, waitFor, waitLinked, waitSettled,
+  Mesh, assertStoreConsistent, fullMesh, baseline, randomLines, rng, stateHashes, waitConverged, waitFor, waitLinked, waitSettled,
 } from './harness.mjs';
 
 const NODES = ['T1', 'T2', 'T3', 'T4', 'T5'];
@@ -31,27 +31,7 @@ let addrOf;
 before(async () => {
   mesh = new Mesh('converge');
   await mesh.guard(async () => {
-    const ca = await mesh.caInit();
-    const ports = await mesh.allocPorts(NODES.length);
-    const addrs = ports.map((p) => `127.0.0.1:${p}`);
-    addrOf = Object.fromEntries(NODES.map((n, i) => [n, addrs[i]]));
-    terms = [];
-    for (const [i, node] of NODES.entries()) {
-      const cert = await mesh.issue(ca, 'S1', node);
-      terms.push(await mesh.terminal({
-        node,
-        setup: i === 0 ? fullSetup('S1', node) : undefined,
-        peer: {
-          listen: addrs[i],
-          cert_dir: cert,
-          roster: NODES.join(' '),
-          peers: addrs.join(', '),
-          anti_entropy_ms: 250,
-          reconnect_min_ms: 100,
-          reconnect_max_ms: 1000,
-        },
-      }));
-    }
+    ({ terms, addrOf } = await fullMesh(mesh, NODES, { anti_entropy_ms: 250, reconnect_min_ms: 100, reconnect_max_ms: 1000 }));
     await Promise.all(terms.map((t) => t.start()));
   });
 });

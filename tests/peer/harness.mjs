@@ -228,6 +228,30 @@ export class Mesh {
   }
 }
 
+/**
+ * Terminals `nodes` of store S1 in a static full mesh on loopback: each
+ * lists every peer address, its own included (which it must notice and
+ * skip), and the whole store as its roster. Only the first is set up
+ * (fullSetup); the others start empty and get everything by replication.
+ * peerExtra adds [peer] settings. Not started. Returns {terms, addrOf}.
+ */
+export async function fullMesh(mesh, nodes, peerExtra = {}) {
+  const ca = await mesh.caInit();
+  const ports = await mesh.allocPorts(nodes.length);
+  const addrs = ports.map((p) => `127.0.0.1:${p}`);
+  const addrOf = Object.fromEntries(nodes.map((n, i) => [n, addrs[i]]));
+  const terms = [];
+  for (const [i, node] of nodes.entries()) {
+    const cert = await mesh.issue(ca, 'S1', node);
+    terms.push(await mesh.terminal({
+      node,
+      setup: i === 0 ? fullSetup('S1', node) : undefined,
+      peer: { listen: addrs[i], cert_dir: cert, roster: nodes.join(' '), peers: addrs.join(', '), ...peerExtra },
+    }));
+  }
+  return { terms, addrOf };
+}
+
 /** INI text of {section: {key: value | [values]}} (an array repeats the key). */
 export function iniText(sections) {
   let ini = '';

@@ -24,10 +24,15 @@ function render(s) {
   set($('st-net'), s.online ? 'Online' : 'Offline', s.online ? 'st-ok' : 'st-warn');
   const pending = Number.isInteger(s.pending_ops) ? s.pending_ops : 0;
   set($('st-sync'), pending === 0 ? 'Sync: up to date' : `Sync: ${pending} pending`, pending === 0 ? 'st-ok' : 'st-warn');
-  const leader = s.leader && s.leader.node
+  // Store coordination (cloud upload, roster and settings) needs a leader a
+  // majority follows; selling never does, so the bar says both.
+  const raft = s.raft && typeof s.raft === 'object' ? s.raft : null;
+  const paused = raft && raft.coordination === 'paused';
+  let leader = s.leader && s.leader.node
     ? `Leader: ${s.leader.node}${Number.isInteger(s.leader.term) ? ` (term ${s.leader.term})` : ''}`
     : 'No leader';
-  set($('st-leader'), leader, s.leader && s.leader.node ? '' : 'st-warn');
+  if (paused) leader = `${leader}: store coordination paused (${raft.why || 'no quorum'}); sales go on`;
+  set($('st-leader'), leader, s.leader && s.leader.node && !paused ? '' : 'st-warn');
   const cloud = (s.cloud && s.cloud.state) || 'unknown';
   const cloudText = {
     not_configured: 'Cloud: not configured',

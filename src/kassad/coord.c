@@ -1,0 +1,336 @@
+/* coord.c: the Raft core on kassad's loop, storage and peer links. */
+#include "kassad/coord.h"
+
+#include "jlog/jlog.h"
+#include "kassad/clock.h"
+#include "raft/raft.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The stability score is refreshed this often (uptime grows). */
+#define KD_COORD_SCORE_EVERY_MS 10000
+
+typedef struct kd_coord {
+    raft *r;
+    struct event *tick_ev;
+    raft_msg_buf buf;      /* decoding one message */
+    kbuf out;              /* encoding one message */
+    term_raft_entry *save; /* entries of one ready, for storage */
+    raft_entry *loaded;    /* the log read at start */
+    size_t n_loaded;
+    uint32_t starts_last_day; /* this start included */
+    int64_t next_score_ms;    /* monotonic */
+    raft_soft_state soft;     /* as last logged */
+    bool stuck;               /* a ready could not be persisted: retried */
+    raft_ready rd;            /* the ready being handled when stuck */
+    uint64_t records_applied; /* NORMAL entries applied since start */
+} kd_coord;
+
+static uint32_t coord_rand(void *ctx)
+{
+    (void)ctx;
+    return randombytes_random();
+}
+
+static int load_entry(const term_raft_entry *e, void *ctx)
+{
+    kd_coord *c = ctx;
+    if (c->n_loaded >= RAFT_LOG_MAX || e->len > RAFT_ENTRY_DATA_MAX || e->type < 1 ||
+        e->type > RAFT_ENTRY_TYPE_MAX)
+        return KASSA_ECORRUPT;
+    raft_entry *out = &c->loaded[c->n_loaded++];
+    out->index = e->index;
+    out->term = e->term;
+    out->type = e->type;
+    out->len = (uint16_t)e->len;
+    memcpy(out->data, e->data, e->len);
+    return KASSA_OK;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void refresh_score(kd_app *app, kd_coord *c)
+{
+    int64_t now = kd_mono_ms();
+    if (now < c->next_score_ms)
+        return;
+    c->next_score_ms = now + KD_COORD_SCORE_EVERY_MS;
+    uint32_t restarts = c->starts_last_day ? c->starts_last_day - 1 : 0;
+    raft_set_score(c->r, raft_stability_score((uint64_t)(now - app->started_ms), restarts));
+}
+
+/* Persists what rd asks for in one durable transaction. */
+static int persist(kd_app *app, kd_coord *c, const raft_ready *rd, kassa_err *err)
+{
+    if (rd->has_snapshot)
+        /* Nobody compacts in this version, so an honest leader never sends
+         * one; the applied state is empty, so installing is dropping the
+         * covered log. */
+        if (term_raft_compact(app->t, rd->snapshot.index, err) != KASSA_OK)
+            return err->code;
+    if (!rd->has_hard_state && rd->n_entries == 0)
+        return KASSA_OK;
+    for (size_t i = 0; i < rd->n_entries; i++) {
+        const raft_entry *e = &rd->entries[i];
+        c->save[i] = (term_raft_entry){e->index, e->term, e->type, e->data, e->len};
+    }
+    term_raft_hard hs;
+    if (rd->has_hard_state) {
+        hs.term = rd->hard_state.term;
+        hs.commit = rd->hard_state.commit;
+        memcpy(hs.vote, rd->hard_state.vote, sizeof hs.vote);
+    }
+    return term_raft_save(app->t, rd->has_hard_state ? &hs : NULL, c->save, rd->n_entries, err);
+}
+
+static void send_msgs(kd_app *app, kd_coord *c, const raft_ready *rd)
+{
+    for (size_t i = 0; i < rd->n_msgs; i++) {
+        const raft_msg *m = &rd->msgs[i];
+        kassa_err err;
+        kbuf_reset(&c->out);
+        if (raft_msg_encode(m, &c->out, &err) != KASSA_OK ||
+            peer_mesh_send_raft(app->peers, m->to, c->out.data, c->out.len, &err) != KASSA_OK)
+            /* Raft tolerates a lost message (no link, link backed up). */
+            jlog(JLOG_DEBUG, "raft", "send_failed", "{s:s,s:s,s:s}", "to", m->to, "type",
+                 raft_msg_type_name(m->type), "error", err.msg);
+    }
+}
+
+static void apply(kd_coord *c, const raft_ready *rd)
+{
+    for (size_t i = 0; i < rd->n_committed; i++) {
+        const raft_entry *e = &rd->committed[i];
+        if (e->type == RAFT_ENTRY_NORMAL) {
+            c->records_applied++;
+            jlog(JLOG_INFO, "raft", "record_applied", "{s:I,s:I,s:I}", "index",
+                 (json_int_t)e->index, "term", (json_int_t)e->term, "bytes", (json_int_t)e->len);
+        } else if (e->type == RAFT_ENTRY_CONF_ADD || e->type == RAFT_ENTRY_CONF_REMOVE) {
+            char node[RAFT_ID_SIZE];
+            raft_conf conf;
+            kassa_err err;
+            if (raft_entry_conf(e, node, &conf, &err) == KASSA_OK)
+                jlog(JLOG_INFO, "raft", "membership", "{s:s,s:s,s:I}", "change",
+                     e->type == RAFT_ENTRY_CONF_ADD ? "add" : "remove", "node", node, "members",
+                     (json_int_t)conf.n);
+        }
+    }
+}
+
+static void log_soft(kd_coord *c, const raft_soft_state *s)
+{
+    if (s->role == c->soft.role && s->term == c->soft.term &&
+        strcmp(s->leader, c->soft.leader) == 0)
+        return;
+    c->soft = *s;
+    /* One line per change: what bench/failover and the tests read to see
+     * when each terminal agreed on a new leader. */
+    jlog(JLOG_INFO, "raft", "state", "{s:s,s:I,s:s}", "role", raft_role_name(s->role), "term",
+         (json_int_t)s->term, "leader", s->leader);
+}
+
+/* Handles every ready the core has: persist, send, apply, advance. */
+static void drain(kd_app *app)
+{
+    kd_coord *c = app->coord;
+    kassa_err err;
+    /* Bounded: each ready is followed by raft_advance, and a burst of
+     * inputs makes at most a few readies. */
+    for (int guard = 0; guard < 64; guard++) {
+        if (!c->stuck) {
+            if (!raft_has_ready(c->r))
+                return;
+            if (raft_ready_get(c->r, &c->rd, &err) != KASSA_OK) {
+                jlog(JLOG_ERROR, "raft", "ready_failed", "{s:s}", "error", err.msg);
+                return;
+            }
+        }
+        if (persist(app, c, &c->rd, &err) != KASSA_OK) {
+            /* Nothing may be sent before it is durable: keep the ready and
+             * try again at the next tick (storage full, database busy). */
+            if (!c->stuck)
+                jlog(JLOG_ERROR, "raft", "persist_failed", "{s:s}", "error", err.msg);
+            c->stuck = true;
+            return;
+        }
+        c->stuck = false;
+        send_msgs(app, c, &c->rd);
+        apply(c, &c->rd);
+        log_soft(c, &c->rd.soft);
+        if (raft_advance(c->r, &c->rd, &err) != KASSA_OK) {
+            jlog(JLOG_ERROR, "raft", "advance_failed", "{s:s}", "error", err.msg);
+            return;
+        }
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    kd_app *app = arg;
+    kd_coord *c = app->coord;
+    kassa_err err;
+    refresh_score(app, c);
+    if (!c->stuck && raft_tick(c->r, &err) != KASSA_OK)
+        jlog(JLOG_ERROR, "raft", "tick_failed", "{s:s}", "error", err.msg);
+    drain(app);
+}
+
+void kd_coord_on_raft(kd_app *app, const char *from, const uint8_t *payload, size_t len)
+{
+    kd_coord *c = app->coord;
+    if (!c || c->stuck)
+        return; /* dropped: Raft tolerates it */
+    raft_msg m;
+    kassa_err err;
+    if (raft_msg_decode(payload, len, &m, &c->buf, &err) != KASSA_OK) {
+        jlog(JLOG_WARN, "raft", "bad_message", "{s:s,s:s}", "from", from, "error", err.msg);
+        return;
+    }
+    /* The link authenticated the sender: a message naming another sender
+     * or another receiver is refused, whatever it says. */
+    if (strcmp(m.from, from) != 0 || strcmp(m.to, app->t->node_id) != 0) {
+        jlog(JLOG_WARN, "raft", "bad_message", "{s:s,s:s}", "from", from, "error",
+             "message from or to another node than the link's");
+        return;
+    }
+    if (raft_step(c->r, &m, &err) != KASSA_OK)
+        jlog(JLOG_WARN, "raft", "step_refused", "{s:s,s:s,s:s}", "from", from, "type",
+             raft_msg_type_name(m.type), "error", err.msg);
+    drain(app);
+}
+
+int kd_coord_start(kd_app *app, kassa_err *err)
+{
+    const kd_config *cfg = &app->cfg;
+    if (!app->peers)
+        return KASSA_OK;
+    if (cfg->n_roster > RAFT_MEMBERS_MAX)
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[peer] roster: %zu terminals, a store's Raft group holds at most %d",
+                          cfg->n_roster, RAFT_MEMBERS_MAX);
+    kd_coord *c = calloc(1, sizeof *c);
+    if (!c)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    app->coord = c;
+    kbuf_init(&c->out);
+    c->save = calloc(RAFT_LOG_MAX, sizeof *c->save);
+    c->loaded = calloc(RAFT_LOG_MAX, sizeof *c->loaded);
+    if (!c->save || !c->loaded)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    int rc = term_note_start(app->t, hlc_wall_ms(), &c->starts_last_day, err);
+    term_raft_hard hs;
+    if (rc == KASSA_OK)
+        rc = term_raft_load(app->t, &hs, load_entry, c, err);
+    if (rc != KASSA_OK)
+        return rc;
+
+    raft_config rc_cfg;
+    raft_config_default(&rc_cfg);
+    snprintf(rc_cfg.id, sizeof rc_cfg.id, "%s", app->t->node_id);
+    rc_cfg.tick_ms = (uint32_t)cfg->raft_tick_ms;
+    rc_cfg.heartbeat_ms = (uint32_t)cfg->raft_heartbeat_ms;
+    rc_cfg.election_min_ms = (uint32_t)cfg->raft_election_min_ms;
+    rc_cfg.election_max_ms = (uint32_t)cfg->raft_election_max_ms;
+    rc_cfg.prefer_stable_ms = (uint32_t)cfg->raft_prefer_stable_ms;
+    rc_cfg.rand = coord_rand;
+
+    /* The founding configuration is the roster (used while the log holds
+     * no configuration entry of its own). */
+    raft_restored st = {0};
+    st.hard.term = hs.term;
+    st.hard.commit = hs.commit;
+    memcpy(st.hard.vote, hs.vote, sizeof st.hard.vote);
+    st.snapshot.conf.n = (uint32_t)cfg->n_roster;
+    for (size_t i = 0; i < cfg->n_roster; i++)
+        memcpy(st.snapshot.conf.ids[i], cfg->roster[i], RAFT_ID_SIZE);
+    qsort(st.snapshot.conf.ids, cfg->n_roster, RAFT_ID_SIZE, cmp_id);
+    if (c->n_loaded && c->loaded[0].index > 1) {
+        /* A log that starts past 1 was compacted: its snapshot is not
+         * stored in this version, so its configuration is unknown. */
+        return kassa_fail(err, KASSA_ECORRUPT, "raft log starts at %llu without a snapshot",
+                          (unsigned long long)c->loaded[0].index);
+    }
+    st.entries = c->loaded;
+    st.n_entries = c->n_loaded;
+    /* Nothing is applied to a state of its own yet: what was committed
+     * before the restart was handled then. */
+    st.applied = hs.commit;
+    if ((rc = raft_new(&rc_cfg, &st, &c->r, err)) != KASSA_OK)
+        return rc;
+    refresh_score(app, c);
+    c->tick_ev = event_new(app->base, -1, EV_PERSIST, on_tick, app);
+    struct timeval tv = {0, (suseconds_t)cfg->raft_tick_ms * 1000};
+    if (!c->tick_ev || event_add(c->tick_ev, &tv) != 0)
+        return kassa_fail(err, KASSA_ENOMEM, "cannot start the Raft timer");
+    jlog(JLOG_INFO, "raft", "start", "{s:I,s:s,s:I,s:I,s:I}", "term", (json_int_t)hs.term, "vote",
+         hs.vote, "log_entries", (json_int_t)c->n_loaded, "members", (json_int_t)cfg->n_roster,
+         "starts_last_day", (json_int_t)c->starts_last_day);
+    return KASSA_OK;
+}
+
+json_t *kd_coord_leader(kd_app *app)
+{
+    kd_coord *c = app->coord;
+    if (!c)
+        return json_null();
+    raft_status st;
+    raft_status_get(c->r, &st);
+    if (!st.leader[0])
+        return json_null();
+    return json_pack("{s:s,s:I}", "node", st.leader, "term", (json_int_t)st.term);
+}
+
+json_t *kd_coord_status(kd_app *app)
+{
+    kd_coord *c = app->coord;
+    if (!c)
+        return json_null();
+    raft_status st;
+    raft_status_get(c->r, &st);
+    json_t *members = json_array();
+    for (uint32_t i = 0; members && i < st.n_members; i++) {
+        const raft_member_status *ms = &st.members[i];
+        json_t *o = json_pack("{s:s,s:b,s:b}", "node", ms->id, "self", ms->self, "recent_active",
+                              ms->recent_active);
+        if (o && ms->score_known)
+            json_object_set_new(o, "score", json_integer(ms->score));
+        json_array_append_new(members, o);
+    }
+    /* Store-level coordination (cloud upload, roster and settings changes)
+     * needs a leader that a majority follows. */
+    const char *coordination = st.quorum_active && st.leader[0] ? "active" : "paused";
+    const char *why = !st.leader[0]       ? "no leader: not enough terminals reachable"
+                      : !st.quorum_active ? "no quorum: the leader does not reach a majority"
+                                          : "";
+    json_t *o = json_pack(
+        "{s:s,s:I,s:s,s:b,s:s,s:s,s:I,s:o,s:s,s:I,s:I}", "role", raft_role_name(st.role), "term",
+        (json_int_t)st.term, "leader", st.leader, "quorum", st.quorum_active, "coordination",
+        coordination, "why", why, "commit", (json_int_t)st.commit, "members",
+        members ? members : json_array(), "preferred", st.preferred, "campaigns",
+        (json_int_t)st.campaigns, "records_applied", (json_int_t)c->records_applied);
+    if (o && st.self_score_known)
+        json_object_set_new(o, "score", json_integer(st.self_score));
+    return o ? o : json_null();
+}
+
+void kd_coord_free(kd_app *app)
+{
+    kd_coord *c = app->coord;
+    if (!c)
+        return;
+    if (c->tick_ev)
+        event_free(c->tick_ev);
+    raft_free(c->r);
+    kbuf_free(&c->out);
+    free(c->save);
+    free(c->loaded);
+    free(c);
+    app->coord = NULL;
+}
