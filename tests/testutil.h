@@ -136,6 +136,34 @@ static inline void tu_rm_tree(const char *path)
     nftw(path, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ---- fuzz seed corpora ---- */
+
+/* Writes the n bytes at p to dir/name, a seed of a fuzz corpus; nothing
+ * when dir is NULL (the test builds and checks its seeds all the same).
+ * Returns 0, or -1 after saying why on stderr. */
+static inline int tu_seed_write(const char *dir, const char *name, const void *p, size_t n)
+{
+    if (!dir)
+        return 0;
+    char path[512];
+    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof path) {
+        fprintf(stderr, "seed path too long: %s/%s\n", dir, name);
+        return -1;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    bool ok = fwrite(p, 1, n, f) == n;
+    if (fclose(f) != 0 || !ok) {
+        fprintf(stderr, "writing %s failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- text ---- */
 
 static inline bool tu_contains(const char *hay, const char *needle)

@@ -1141,19 +1141,6 @@ static void frame_protobuf(const kbuf *b, kbuf *out)
     free(raw);
 }
 
-static void seed_write(const char *dir, const char *name, const uint8_t *p, size_t n)
-{
-    if (!dir)
-        return;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        fail_msg("cannot write %s", path);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* Builds the OpsBatch seeds of the fuzz_wire corpus in the current
  * encoding (hashes left out inside runs, chained with TW_STORE, the store
  * fuzz_wire decodes with) and checks they decode as intended. With
@@ -1214,9 +1201,11 @@ static void test_ops_corpus_seeds(void **state)
     assert_int_equal(wire_encode_ops(&fr, run, RUN, NULL), KASSA_OK);
     frame_protobuf(&fr, &pb);
     assert_int_equal(decode_ops_raw(pb.data, pb.len, NULL), KASSA_OK);
-    seed_write(dir, "25_ops_run9_frame", fr.data, fr.len);
-    seed_write(dir, "26_ops_run9_payload", fr.data + WIRE_HEADER_BYTES, fr.len - WIRE_HEADER_BYTES);
-    seed_write(dir, "27_ops_run9_protobuf", pb.data, pb.len);
+    assert_int_equal(tu_seed_write(dir, "25_ops_run9_frame", fr.data, fr.len), 0);
+    assert_int_equal(tu_seed_write(dir, "26_ops_run9_payload", fr.data + WIRE_HEADER_BYTES,
+                                   fr.len - WIRE_HEADER_BYTES),
+                     0);
+    assert_int_equal(tu_seed_write(dir, "27_ops_run9_protobuf", pb.data, pb.len), 0);
 
     /* A stream: Hello, the run, Ack. */
     kbuf st;
@@ -1228,7 +1217,7 @@ static void test_ops_corpus_seeds(void **state)
     kbuf_put(&st, fr.data, fr.len);
     assert_int_equal(wire_encode_ack(&st, &vv, NULL, NULL), KASSA_OK);
     assert_false(st.oom);
-    seed_write(dir, "32_stream_hello_ops_ack", st.data, st.len);
+    assert_int_equal(tu_seed_write(dir, "32_stream_hello_ops_ack", st.data, st.len), 0);
     oplog_vv_free(&vv);
     kbuf_free(&st);
     kbuf_free(&pb);
@@ -1237,8 +1226,8 @@ static void test_ops_corpus_seeds(void **state)
     assert_int_equal(wire_encode_ops(&fr, mix, MIX, NULL), KASSA_OK);
     frame_protobuf(&fr, &pb);
     assert_int_equal(decode_ops_raw(pb.data, pb.len, NULL), KASSA_OK);
-    seed_write(dir, "28_ops_interleaved_frame", fr.data, fr.len);
-    seed_write(dir, "29_ops_interleaved_protobuf", pb.data, pb.len);
+    assert_int_equal(tu_seed_write(dir, "28_ops_interleaved_frame", fr.data, fr.len), 0);
+    assert_int_equal(tu_seed_write(dir, "29_ops_interleaved_protobuf", pb.data, pb.len), 0);
     kbuf_free(&pb);
 
     /* Rejected ones, near the valid: an op altered inside the run, and a
@@ -1250,7 +1239,7 @@ static void test_ops_corpus_seeds(void **state)
     kassa_err err;
     assert_int_equal(decode_ops_raw(pb.data, pb.len, &err), KASSA_ECORRUPT);
     assert_true(tu_contains(err.msg, "till-01/9: hash chain broken"));
-    seed_write(dir, "30_ops_run_tampered_protobuf", pb.data, pb.len);
+    assert_int_equal(tu_seed_write(dir, "30_ops_run_tampered_protobuf", pb.data, pb.len), 0);
     kbuf_free(&pb);
     run[4].hlc -= 1;
 
@@ -1261,7 +1250,7 @@ static void test_ops_corpus_seeds(void **state)
     pack_msg(&t.m.base, &pb);
     assert_int_equal(decode_ops_raw(pb.data, pb.len, &err), KASSA_ECORRUPT);
     assert_true(tu_contains(err.msg, "till-01/1 has no hash"));
-    seed_write(dir, "31_ops_no_hash_protobuf", pb.data, pb.len);
+    assert_int_equal(tu_seed_write(dir, "31_ops_no_hash_protobuf", pb.data, pb.len), 0);
     kbuf_free(&pb);
 
     /* A seq out of range and a hash of 31 bytes, one op each. */
@@ -1270,14 +1259,14 @@ static void test_ops_corpus_seeds(void **state)
     pack_msg(&t.m.base, &pb);
     assert_int_equal(decode_ops_raw(pb.data, pb.len, &err), KASSA_ECORRUPT);
     assert_true(tu_contains(err.msg, "seq or hlc out of range"));
-    seed_write(dir, "33_op_seq0_protobuf", pb.data, pb.len);
+    assert_int_equal(tu_seed_write(dir, "33_op_seq0_protobuf", pb.data, pb.len), 0);
     kbuf_free(&pb);
     t.o[0].seq = 1;
     t.o[0].hash.len = OPLOG_HASH_SIZE - 1;
     pack_msg(&t.m.base, &pb);
     assert_int_equal(decode_ops_raw(pb.data, pb.len, &err), KASSA_ECORRUPT);
     assert_true(tu_contains(err.msg, "hash of 31 bytes"));
-    seed_write(dir, "34_op_hash31_protobuf", pb.data, pb.len);
+    assert_int_equal(tu_seed_write(dir, "34_op_hash31_protobuf", pb.data, pb.len), 0);
     kbuf_free(&pb);
 
     /* Two zstd frames in one payload: the run's, twice. */
@@ -1291,7 +1280,7 @@ static void test_ops_corpus_seeds(void **state)
     wire_ops w;
     assert_int_equal(wire_decode_ops(TW_STORE, two.data, two.len, &w, &err), KASSA_ECORRUPT);
     assert_true(tu_contains(err.msg, "exactly one zstd frame"));
-    seed_write(dir, "35_ops_two_zstd_frames", two.data, two.len);
+    assert_int_equal(tu_seed_write(dir, "35_ops_two_zstd_frames", two.data, two.len), 0);
     kbuf_free(&two);
 
     kbuf_free(&fr);
