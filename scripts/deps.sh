@@ -21,6 +21,7 @@ PACKAGES=(
   util-linux
   chromium
   wrk
+  curl
   etcd-server etcd-client
 )
 

@@ -21,12 +21,13 @@ typedef struct kd_coord {
     term_raft_entry *save; /* entries of one ready, for storage */
     raft_entry *loaded;    /* the log read at start */
     size_t n_loaded;
-    uint32_t starts_last_day; /* this start included */
-    int64_t next_score_ms;    /* monotonic */
-    raft_soft_state soft;     /* as last logged */
-    bool stuck;               /* a ready could not be persisted: retried */
-    raft_ready rd;            /* the ready being handled when stuck */
-    uint64_t records_applied; /* NORMAL entries applied since start */
+    uint32_t starts_last_day;  /* this start included */
+    int64_t next_score_ms;     /* monotonic */
+    raft_soft_state soft;      /* as last logged */
+    bool stuck;                /* a ready could not be persisted: retried */
+    raft_ready rd;             /* the ready being handled when stuck */
+    uint64_t records_applied;  /* NORMAL entries applied since start */
+    uint64_t prefer_transfers; /* as last logged */
 } kd_coord;
 
 static uint32_t coord_rand(void *ctx)
@@ -180,6 +181,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!c->stuck && raft_tick(c->r, &err) != KASSA_OK)
         jlog(JLOG_ERROR, "raft", "tick_failed", "{s:s}", "error", err.msg);
     drain(app);
+    /* A leader handing over to a steadier terminal says so: the election
+     * that follows is deliberate, not a lost heartbeat. */
+    raft_status st;
+    raft_status_get(c->r, &st);
+    if (st.prefer_transfers != c->prefer_transfers) {
+        c->prefer_transfers = st.prefer_transfers;
+        jlog(JLOG_INFO, "raft", "preference_transfer", "{s:s,s:I,s:s}", "to", st.transferee, "term",
+             (json_int_t)st.term, "preferred", st.preferred);
+    }
 }
 
 void kd_coord_on_raft(kd_app *app, const char *from, const uint8_t *payload, size_t len)
