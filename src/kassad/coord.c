@@ -4,6 +4,7 @@
 #include "jlog/jlog.h"
 #include "kassad/clock.h"
 #include "raft/raft.h"
+#include "raftstore/raftstore.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -16,11 +17,10 @@
 typedef struct kd_coord {
     raft *r;
     struct event *tick_ev;
-    raft_msg_buf buf;      /* decoding one message */
-    kbuf out;              /* encoding one message */
-    term_raft_entry *save; /* entries of one ready, for storage */
-    raft_entry *loaded;    /* the log read at start */
-    size_t n_loaded;
+    raft_msg_buf buf;          /* decoding one message */
+    kbuf out;                  /* encoding one message */
+    raftstore_scratch *save;   /* entries of one ready, for storage */
+    raftstore_log *loaded;     /* the log read at start */
     uint32_t starts_last_day;  /* this start included */
     int64_t next_score_ms;     /* monotonic */
     raft_soft_state soft;      /* as last logged */
@@ -36,26 +36,6 @@ static uint32_t coord_rand(void *ctx)
     return randombytes_random();
 }
 
-static int load_entry(const term_raft_entry *e, void *ctx)
-{
-    kd_coord *c = ctx;
-    if (c->n_loaded >= RAFT_LOG_MAX || e->len > RAFT_ENTRY_DATA_MAX || e->type < 1 ||
-        e->type > RAFT_ENTRY_TYPE_MAX)
-        return KASSA_ECORRUPT;
-    raft_entry *out = &c->loaded[c->n_loaded++];
-    out->index = e->index;
-    out->term = e->term;
-    out->type = e->type;
-    out->len = (uint16_t)e->len;
-    memcpy(out->data, e->data, e->len);
-    return KASSA_OK;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
 static void refresh_score(kd_app *app, kd_coord *c)
 {
     int64_t now = kd_mono_ms();
@@ -64,30 +44,6 @@ static void refresh_score(kd_app *app, kd_coord *c)
     c->next_score_ms = now + KD_COORD_SCORE_EVERY_MS;
     uint32_t restarts = c->starts_last_day ? c->starts_last_day - 1 : 0;
     raft_set_score(c->r, raft_stability_score((uint64_t)(now - app->started_ms), restarts));
-}
-
-/* Persists what rd asks for in one durable transaction. */
-static int persist(kd_app *app, kd_coord *c, const raft_ready *rd, kassa_err *err)
-{
-    if (rd->has_snapshot)
-        /* Nobody compacts in this version, so an honest leader never sends
-         * one; the applied state is empty, so installing is dropping the
-         * covered log. */
-        if (term_raft_compact(app->t, rd->snapshot.index, err) != KASSA_OK)
-            return err->code;
-    if (!rd->has_hard_state && rd->n_entries == 0)
-        return KASSA_OK;
-    for (size_t i = 0; i < rd->n_entries; i++) {
-        const raft_entry *e = &rd->entries[i];
-        c->save[i] = (term_raft_entry){e->index, e->term, e->type, e->data, e->len};
-    }
-    term_raft_hard hs;
-    if (rd->has_hard_state) {
-        hs.term = rd->hard_state.term;
-        hs.commit = rd->hard_state.commit;
-        memcpy(hs.vote, rd->hard_state.vote, sizeof hs.vote);
-    }
-    return term_raft_save(app->t, rd->has_hard_state ? &hs : NULL, c->save, rd->n_entries, err);
 }
 
 static void send_msgs(kd_app *app, kd_coord *c, const raft_ready *rd)
@@ -152,7 +108,7 @@ static void drain(kd_app *app)
                 return;
             }
         }
-        if (persist(app, c, &c->rd, &err) != KASSA_OK) {
+        if (raftstore_persist(app->t, &c->rd, c->save, &err) != KASSA_OK) {
             /* Nothing may be sent before it is durable: keep the ready and
              * try again at the next tick (storage full, database busy). */
             if (!c->stuck)
@@ -230,14 +186,19 @@ int kd_coord_start(kd_app *app, kassa_err *err)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     app->coord = c;
     kbuf_init(&c->out);
-    c->save = calloc(RAFT_LOG_MAX, sizeof *c->save);
-    c->loaded = calloc(RAFT_LOG_MAX, sizeof *c->loaded);
+    c->save = malloc(sizeof *c->save);
+    c->loaded = malloc(sizeof *c->loaded);
     if (!c->save || !c->loaded)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    /* The founding configuration is the roster (used while the log holds
+     * no configuration entry of its own). */
+    raft_conf founding = {.n = (uint32_t)cfg->n_roster};
+    for (size_t i = 0; i < cfg->n_roster; i++)
+        memcpy(founding.ids[i], cfg->roster[i], RAFT_ID_SIZE);
+    raft_restored st;
     int rc = term_note_start(app->t, hlc_wall_ms(), &c->starts_last_day, err);
-    term_raft_hard hs;
     if (rc == KASSA_OK)
-        rc = term_raft_load(app->t, &hs, load_entry, c, err);
+        rc = raftstore_restore(app->t, &founding, c->loaded, &st, err);
     if (rc != KASSA_OK)
         return rc;
 
@@ -250,28 +211,6 @@ int kd_coord_start(kd_app *app, kassa_err *err)
     rc_cfg.election_max_ms = (uint32_t)cfg->raft_election_max_ms;
     rc_cfg.prefer_stable_ms = (uint32_t)cfg->raft_prefer_stable_ms;
     rc_cfg.rand = coord_rand;
-
-    /* The founding configuration is the roster (used while the log holds
-     * no configuration entry of its own). */
-    raft_restored st = {0};
-    st.hard.term = hs.term;
-    st.hard.commit = hs.commit;
-    memcpy(st.hard.vote, hs.vote, sizeof st.hard.vote);
-    st.snapshot.conf.n = (uint32_t)cfg->n_roster;
-    for (size_t i = 0; i < cfg->n_roster; i++)
-        memcpy(st.snapshot.conf.ids[i], cfg->roster[i], RAFT_ID_SIZE);
-    qsort(st.snapshot.conf.ids, cfg->n_roster, RAFT_ID_SIZE, cmp_id);
-    if (c->n_loaded && c->loaded[0].index > 1) {
-        /* A log that starts past 1 was compacted: its snapshot is not
-         * stored in this version, so its configuration is unknown. */
-        return kassa_fail(err, KASSA_ECORRUPT, "raft log starts at %llu without a snapshot",
-                          (unsigned long long)c->loaded[0].index);
-    }
-    st.entries = c->loaded;
-    st.n_entries = c->n_loaded;
-    /* Nothing is applied to a state of its own yet: what was committed
-     * before the restart was handled then. */
-    st.applied = hs.commit;
     if ((rc = raft_new(&rc_cfg, &st, &c->r, err)) != KASSA_OK)
         return rc;
     refresh_score(app, c);
@@ -279,9 +218,9 @@ int kd_coord_start(kd_app *app, kassa_err *err)
     struct timeval tv = {0, (suseconds_t)cfg->raft_tick_ms * 1000};
     if (!c->tick_ev || event_add(c->tick_ev, &tv) != 0)
         return kassa_fail(err, KASSA_ENOMEM, "cannot start the Raft timer");
-    jlog(JLOG_INFO, "raft", "start", "{s:I,s:s,s:I,s:I,s:I}", "term", (json_int_t)hs.term, "vote",
-         hs.vote, "log_entries", (json_int_t)c->n_loaded, "members", (json_int_t)cfg->n_roster,
-         "starts_last_day", (json_int_t)c->starts_last_day);
+    jlog(JLOG_INFO, "raft", "start", "{s:I,s:s,s:I,s:I,s:I}", "term", (json_int_t)st.hard.term,
+         "vote", st.hard.vote, "log_entries", (json_int_t)c->loaded->n, "members",
+         (json_int_t)cfg->n_roster, "starts_last_day", (json_int_t)c->starts_last_day);
     return KASSA_OK;
 }
 

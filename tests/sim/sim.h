@@ -34,6 +34,10 @@ typedef enum sim_bug {
     SIM_BUG_CLOUD_DUP,     /* cloud-dup: the cloud stores one op twice */
     SIM_BUG_LOSE_ON_CRASH, /* lose-on-crash: a crash loses the write-ahead log,
                               as synchronous=OFF could */
+    SIM_BUG_FORGET_VOTE,   /* forget-vote: a Raft member comes back from a restart
+                              without its persisted vote, and restarts so whenever a
+                              second candidate asks for its vote in the same term */
+    SIM_BUG_MAX = SIM_BUG_FORGET_VOTE,
 } sim_bug;
 
 const char *sim_bug_name(int bug);
@@ -82,7 +86,13 @@ typedef struct sim_stats {
     uint64_t pending_imports; /* imports that left ops pending (gap, missing sale) */
     uint64_t hlc_clamps;      /* remote clocks too far ahead, clamped */
     uint64_t uploader_changes;
-    uint64_t converge_ms_max; /* final phase start to convergence, worst seed */
+    uint64_t raft_leaders;       /* terms that had a leader */
+    uint64_t raft_records;       /* watermark records committed (proposed by leaders) */
+    uint64_t raft_entries;       /* log entries committed (records, no-ops) */
+    uint64_t raft_term_max;      /* highest term, worst seed */
+    uint64_t raft_proposals;     /* watermark proposals accepted by a leader */
+    uint64_t raft_leader_ms_max; /* final heal to a followed leader, worst seed */
+    uint64_t converge_ms_max;    /* final phase start to convergence, worst seed */
 } sim_stats;
 
 typedef enum sim_phase {

@@ -120,6 +120,105 @@ static void check_vv(sim_world *w, sim_node *nd)
     }
 }
 
+/* A committed watermark record ("T1:5 T2:3", sim_uploader.c) never claims
+ * more than the cloud holds: it is what the cloud acknowledged, and the
+ * cloud never forgets. */
+static void check_watermark(sim_world *w, int node, const sim_raft_committed *e)
+{
+    char text[SIM_WATERMARK_MAX + 1];
+    if (e->len == 0 || e->len > SIM_WATERMARK_MAX) {
+        sim_fail(w, "committed-record-bad", "%s committed record %llu of %zu bytes",
+                 w->node[node].name, (unsigned long long)e->index, e->len);
+        return;
+    }
+    memcpy(text, e->data, e->len);
+    text[e->len] = 0;
+    if (strcmp(text, "{}") == 0)
+        return;
+    const char *p = text;
+    /* One origin per pass, at most SIM_NODES_MAX of them. */
+    for (int k = 0; k < SIM_NODES_MAX && *p; k++) {
+        char origin[4] = {0};
+        char *end;
+        if (p[0] != 'T' || p[1] < '1' || p[1] > '9' || p[2] != ':')
+            break;
+        origin[0] = p[0];
+        origin[1] = p[1];
+        unsigned long long seq = strtoull(p + 3, &end, 10);
+        int o = sim_check_origin_index(w, origin);
+        if (end == p + 3 || o < 0)
+            break;
+        if (seq > w->cloud.head[o].seq) {
+            sim_fail(w, "committed-record-bad",
+                     "%s committed the watermark %s at %llu: the cloud holds %s only up to %llu",
+                     w->node[node].name, text, (unsigned long long)e->index, origin,
+                     (unsigned long long)w->cloud.head[o].seq);
+            return;
+        }
+        p = *end == ' ' ? end + 1 : end;
+    }
+    if (*p)
+        sim_fail(w, "committed-record-bad", "%s committed record %llu: \"%s\" is no watermark",
+                 w->node[node].name, (unsigned long long)e->index, text);
+}
+
+/* Compares a committed entry with what was committed at its index before
+ * (recording it if it is the first). */
+static void check_committed(sim_world *w, int node, const sim_raft_committed *e, const char *when)
+{
+    sim_check *c = &w->check;
+    SIM_ASSERT(e->index >= 1 && e->index < SIM_RAFT_INDEX_MAX);
+    sim_raft_log_rec *r = &c->log[e->index];
+    if (!r->set) {
+        r->set = true;
+        r->term = e->term;
+        memcpy(r->digest, e->digest, sizeof r->digest);
+        w->stats.raft_entries++;
+        if (e->type == 1) { /* RAFT_ENTRY_NORMAL: a watermark record */
+            w->stats.raft_records++;
+            check_watermark(w, node, e);
+        }
+    } else if (r->term != e->term || memcmp(r->digest, e->digest, sizeof r->digest) != 0) {
+        sim_fail(w, "committed-entry-changed",
+                 "%s %s entry %llu of term %llu; entry %llu was committed before with term %llu "
+                 "or other data",
+                 w->node[node].name, when, (unsigned long long)e->index,
+                 (unsigned long long)e->term, (unsigned long long)e->index,
+                 (unsigned long long)r->term);
+    }
+}
+
+/* A restarted member: its persisted commit index is no lower than the one
+ * it reported before (a ready reports only what it persisted), and its
+ * log holds every entry up to it, each as committed. */
+static void check_raft_restored(sim_world *w, sim_node *nd)
+{
+    sim_check *c = &w->check;
+    static sim_raft_committed log[SIM_RAFT_COMMITTED_MAX];
+    uint64_t commit;
+    size_t n = sim_raft_restored(nd->raft, &commit, log, KASSA_ARRAY_LEN(log));
+    if (commit < c->commit_of[nd->id]) {
+        sim_fail(w, "committed-entry-lost",
+                 "%s restarted with commit index %llu, it reported %llu before the crash", nd->name,
+                 (unsigned long long)commit, (unsigned long long)c->commit_of[nd->id]);
+        return;
+    }
+    for (size_t i = 0; i < n && !w->failed; i++) {
+        if (log[i].index != i + 1) {
+            sim_fail(w, "committed-entry-lost",
+                     "%s restarted with a log that goes from %zu to %llu (commit index %llu)",
+                     nd->name, i, (unsigned long long)log[i].index, (unsigned long long)commit);
+            return;
+        }
+        check_committed(w, nd->id, &log[i], "restarted holding");
+    }
+    if (!w->failed && n != commit)
+        sim_fail(w, "committed-entry-lost",
+                 "%s restarted with commit index %llu but its log only up to %zu", nd->name,
+                 (unsigned long long)commit, n);
+    c->commit_of[nd->id] = commit;
+}
+
 void sim_check_restart(sim_world *w, sim_node *nd)
 {
     sim_check *c = &w->check;
@@ -139,11 +238,11 @@ void sim_check_restart(sim_world *w, sim_node *nd)
     if (!ops_match(w, nd, nd->id, acked, "acked-lost-on-restart"))
         return;
     check_vv(w, nd);
-    /* A Raft member resumes from its persisted state: its commit index
-     * may restart lower; "never back" holds within one life. */
-    c->commit_of[nd->id] = 0;
-    sim_note(w, nd->id, "restart check: %llu own ops acknowledged, all there",
-             (unsigned long long)acked);
+    if (!w->failed && sim_raft_present())
+        check_raft_restored(w, nd);
+    if (!w->failed)
+        sim_note(w, nd->id, "restart check: %llu own ops acknowledged, all there",
+                 (unsigned long long)acked);
 }
 
 static bool vv_equal(const oplog_vv *a, const oplog_vv *b)
@@ -216,6 +315,24 @@ static void check_cloud_scan(sim_world *w)
     }
 }
 
+int sim_check_store_leader(const sim_world *w)
+{
+    for (int l = 0; l < w->p.n; l++) {
+        const sim_node *ld = &w->node[l];
+        if (!ld->up || !ld->raft_leader)
+            continue;
+        int followers = 1;
+        for (int i = 0; i < w->p.n; i++) {
+            const sim_node *nd = &w->node[i];
+            followers += i != l && nd->up && nd->raft_term == ld->raft_term &&
+                         nd->raft_follows == l && !nd->raft_leader;
+        }
+        if (2 * followers > w->p.n)
+            return l;
+    }
+    return -1;
+}
+
 void sim_check_periodic(sim_world *w)
 {
     sim_check *c = &w->check;
@@ -225,10 +342,21 @@ void sim_check_periodic(sim_world *w)
             check_vv(w, &w->node[i]);
     check_hashes(w);
     check_cloud_scan(w);
-    if (!w->failed && sim_raft_present() && w->phase == SIM_PHASE_FINAL && !c->leader_since_heal &&
-        w->clock.now_us > c->healed_at_us + (uint64_t)SIM_RAFT_LEADER_BOUND_MS * 1000)
-        sim_fail(w, "no-leader-after-heal", "no leader %d ms after the network healed",
+    if (w->failed || !sim_raft_present() || w->phase != SIM_PHASE_FINAL || c->leader_since_heal)
+        return;
+    int l = sim_check_store_leader(w);
+    if (l >= 0) {
+        c->leader_since_heal = true;
+        uint64_t ms = (w->clock.now_us - c->healed_at_us) / 1000;
+        if (ms > w->stats.raft_leader_ms_max)
+            w->stats.raft_leader_ms_max = ms;
+        sim_note(w, l, "Raft: leads term %llu with a majority following, %llu ms after the heal",
+                 (unsigned long long)w->node[l].raft_term, (unsigned long long)ms);
+    } else if (w->clock.now_us > c->healed_at_us + (uint64_t)SIM_RAFT_LEADER_BOUND_MS * 1000) {
+        sim_fail(w, "no-leader-after-heal",
+                 "no leader followed by a majority %d ms after the network healed",
                  SIM_RAFT_LEADER_BOUND_MS);
+    }
 }
 
 void sim_check_raft(sim_world *w, int node, const sim_raft_ready *rd)
@@ -240,13 +368,12 @@ void sim_check_raft(sim_world *w, int node, const sim_raft_ready *rd)
         if (*who == 0) {
             *who = (uint8_t)(node + 1);
             sim_trace(w, node, "Raft: leader in term %llu", (unsigned long long)rd->term);
+            w->stats.raft_leaders++;
         } else if (*who != node + 1) {
             sim_fail(w, "two-leaders-in-term", "%s and %s both lead term %llu",
                      w->node[*who - 1].name, w->node[node].name, (unsigned long long)rd->term);
             return;
         }
-        if (w->phase == SIM_PHASE_FINAL)
-            c->leader_since_heal = true;
     }
     if (rd->commit_index < c->commit_of[node]) {
         sim_fail(w, "committed-entry-lost", "%s's commit index went back from %llu to %llu",
@@ -258,23 +385,8 @@ void sim_check_raft(sim_world *w, int node, const sim_raft_ready *rd)
     if (rd->commit_index > c->max_commit)
         c->max_commit = rd->commit_index;
     SIM_ASSERT(rd->n_committed <= SIM_RAFT_COMMITTED_MAX);
-    for (size_t i = 0; i < rd->n_committed; i++) {
-        const sim_raft_committed *e = &rd->committed[i];
-        SIM_ASSERT(e->index >= 1 && e->index < SIM_RAFT_INDEX_MAX);
-        sim_raft_log_rec *r = &c->log[e->index];
-        if (!r->set) {
-            r->set = true;
-            r->term = e->term;
-            memcpy(r->digest, e->digest, sizeof r->digest);
-        } else if (r->term != e->term || memcmp(r->digest, e->digest, sizeof r->digest) != 0) {
-            sim_fail(w, "committed-entry-changed",
-                     "%s committed entry %llu of term %llu; entry %llu was committed before "
-                     "with term %llu or other data",
-                     w->node[node].name, (unsigned long long)e->index, (unsigned long long)e->term,
-                     (unsigned long long)e->index, (unsigned long long)r->term);
-            return;
-        }
-    }
+    for (size_t i = 0; i < rd->n_committed && !w->failed; i++)
+        check_committed(w, node, &rd->committed[i], "committed");
 }
 
 bool sim_check_converged(sim_world *w)
@@ -300,11 +412,12 @@ bool sim_check_converged(sim_world *w)
             return false;
     }
     if (sim_raft_present()) {
-        bool leader = false;
-        for (int i = 0; i < w->p.n; i++)
-            leader = leader || (w->node[i].up && w->node[i].raft_leader);
-        if (!leader)
+        /* A leader the store follows, and every commit index caught up. */
+        if (sim_check_store_leader(w) < 0)
             return false;
+        for (int i = 0; i < w->p.n; i++)
+            if (c->commit_of[i] != c->max_commit)
+                return false;
     }
     return true;
 }

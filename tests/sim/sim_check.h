@@ -20,7 +20,10 @@
  *     cloud holds is an acknowledged operation, byte-identical, and no
  *     (origin, seq) is there twice;
  *   - Raft (when present, sim_raft.h): one leader per term, committed
- *     entries never changed, commit indexes never back.
+ *     entries never changed, commit indexes never back (across restarts
+ *     too), a restarted member's log holding every committed entry up to
+ *     its persisted commit index; committed watermark records no higher
+ *     than the cloud's.
  *  at the end, after the final heal and quiesce:
  *   - no-convergence: within SIM_FINAL_MAX_MS every node is up and holds
  *     exactly the acknowledged operations, and so does the cloud;
@@ -30,8 +33,8 @@
  *   - log-verify: term_log_verify passes on every node;
  *   - cloud-missing / cloud-duplicate: every acknowledged operation is in
  *     the cloud exactly once;
- *   - Raft (when present): a leader within SIM_RAFT_LEADER_BOUND_MS of the
- *     heal; every commit index caught up.
+ *   - Raft (when present): a leader followed by a majority within
+ *     SIM_RAFT_LEADER_BOUND_MS of the heal; every commit index caught up.
  */
 #ifndef KASSA_SIM_CHECK_H
 #define KASSA_SIM_CHECK_H
@@ -88,6 +91,11 @@ void sim_check_restart(struct sim_world *w, struct sim_node *nd);
 void sim_check_periodic(struct sim_world *w);
 /* A node's Raft ready (leader claims, commits). */
 void sim_check_raft(struct sim_world *w, int node, const struct sim_raft_ready *rd);
+/* The node that leads its term with a majority of the store (itself
+ * included) up, in that term and following it; -1 when there is none. */
+int sim_check_store_leader(const struct sim_world *w);
+/* Largest watermark record ("T1:5 T2:3 ..."), sim_uploader.c. */
+#define SIM_WATERMARK_MAX 160
 /* Final phase: whether everything has arrived everywhere. */
 bool sim_check_converged(struct sim_world *w);
 /* The end-of-seed checks, after convergence. */

@@ -19,7 +19,7 @@ static const struct {
 /* A partition or cut lasts this long, a crashed node stays down this long
  * (unless it waits for the final phase). */
 #define CUT_MIN_MS 20
-#define CUT_MAX_MS 300
+#define CUT_MAX_MS 800
 #define DOWN_MIN_MS 5
 #define DOWN_MAX_MS 300
 /* Between two faults. */

@@ -57,6 +57,8 @@ const char *sim_bug_name(int bug)
         return "cloud-dup";
     case SIM_BUG_LOSE_ON_CRASH:
         return "lose-on-crash";
+    case SIM_BUG_FORGET_VOTE:
+        return "forget-vote";
     default:
         return "none";
     }
@@ -64,7 +66,7 @@ const char *sim_bug_name(int bug)
 
 bool sim_bug_parse(const char *text, int *out)
 {
-    for (int b = SIM_BUG_DROP_ACKED; b <= SIM_BUG_LOSE_ON_CRASH; b++) {
+    for (int b = SIM_BUG_DROP_ACKED; b <= SIM_BUG_MAX; b++) {
         if (strcmp(text, sim_bug_name(b)) == 0) {
             *out = b;
             return true;
@@ -142,6 +144,14 @@ static void add_result(sim_result *t, const sim_result *r)
     a->uploader_changes += b->uploader_changes;
     if (b->converge_ms_max > a->converge_ms_max)
         a->converge_ms_max = b->converge_ms_max;
+    a->raft_leaders += b->raft_leaders;
+    a->raft_records += b->raft_records;
+    a->raft_entries += b->raft_entries;
+    a->raft_proposals += b->raft_proposals;
+    if (b->raft_term_max > a->raft_term_max)
+        a->raft_term_max = b->raft_term_max;
+    if (b->raft_leader_ms_max > a->raft_leader_ms_max)
+        a->raft_leader_ms_max = b->raft_leader_ms_max;
     t->checks.rounds += r->checks.rounds;
     t->checks.hash_compares += r->checks.hash_compares;
     t->checks.restarts_checked += r->checks.restarts_checked;
@@ -303,8 +313,13 @@ int main(int argc, char **argv)
            total.checks.cloud_recs_checked);
     printf("  Raft invariants (one leader per term, committed entries kept, leader after heal): "
            "%s\n",
-           sim_raft_present() ? "checked"
-                              : "not checked: no Raft core plugged in (sim_raft_stub.c)");
+           sim_raft_present() ? "checked" : "not checked: no Raft core plugged in");
+    if (sim_raft_present())
+        printf("  raft: %" PRIu64 " terms with a leader, %" PRIu64 " entries committed (%" PRIu64
+               " watermark records, %" PRIu64 " proposed); highest term %" PRIu64
+               ", slowest leader after the final heal: %" PRIu64 " ms virtual\n",
+               st->raft_leaders, st->raft_entries, st->raft_records, st->raft_proposals,
+               st->raft_term_max, st->raft_leader_ms_max);
     sim_templates_free();
     tu_rm_tree(g_root);
     return rc;

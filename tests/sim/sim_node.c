@@ -141,7 +141,11 @@ void sim_node_start(sim_world *w, sim_node *nd)
     sim_links_reset(nd);
     sim_uploader_drop(nd);
     uint64_t raft_seed = w->seed ^ ((uint64_t)nd->id << 56) ^ ((uint64_t)nd->life << 40);
-    if (sim_raft_open(nd->t, nd->id, w->p.n, raft_seed, &nd->raft, &err) != KASSA_OK) {
+    nd->raft_leader = false;
+    nd->raft_role = NULL;
+    nd->raft_follows = -1;
+    if (sim_raft_open(nd->t, nd->id, w->p.n, raft_seed, w->cfg.bug == SIM_BUG_FORGET_VOTE,
+                      &nd->raft, &err) != KASSA_OK) {
         sim_fail(w, "restart-failed", "%s: Raft member: %s", nd->name, err.msg);
         return;
     }
@@ -157,6 +161,8 @@ void sim_node_crash(sim_world *w, sim_node *nd)
     sim_raft_crash(nd->raft);
     nd->raft = NULL;
     nd->raft_leader = false;
+    nd->raft_role = NULL;
+    nd->raft_follows = -1;
     sim_links_close_all(nd);
     sim_uploader_drop(nd);
     term_close(nd->t);

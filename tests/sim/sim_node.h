@@ -79,6 +79,8 @@ typedef struct sim_node {
     struct sim_raft *raft;
     bool raft_leader; /* its last Raft ready said so, in raft_term */
     uint64_t raft_term;
+    const char *raft_role; /* as its last ready said (NULL: none yet this life) */
+    int raft_follows;      /* the leader it knows of in raft_term, -1: none */
 } sim_node;
 
 /* Creates the node's directory from the template of its id and opens it. */

@@ -62,8 +62,23 @@ void sim_raft_drain(sim_world *w, sim_node *nd)
             sim_fail(w, "raft-error", "%s: Raft ready: %s", nd->name, err.msg);
             return;
         }
+        if (rd.forgot_vote)
+            sim_note(w, nd->id,
+                     "INJECTED BUG forget-vote: the Raft member restarted and forgot "
+                     "its vote in term %llu",
+                     (unsigned long long)rd.term);
+        if (nd->raft_role != rd.role || nd->raft_term != rd.term ||
+            nd->raft_follows != rd.leader_node)
+            sim_note(w, nd->id, "Raft: %s in term %llu, leader %s, commit %llu", rd.role,
+                     (unsigned long long)rd.term,
+                     rd.leader_node >= 0 ? w->node[rd.leader_node].name : "unknown",
+                     (unsigned long long)rd.commit_index);
         nd->raft_leader = rd.leader;
         nd->raft_term = rd.term;
+        nd->raft_role = rd.role;
+        nd->raft_follows = rd.leader_node;
+        if (rd.term > w->stats.raft_term_max)
+            w->stats.raft_term_max = rd.term;
         sim_check_raft(w, nd->id, &rd);
         SIM_ASSERT(rd.n_msgs <= SIM_RAFT_OUT_MAX);
         for (size_t i = 0; i < rd.n_msgs && !w->failed; i++) {
@@ -88,7 +103,7 @@ static void draw_params(sim_world *w)
     int n = SIZES[sim_draw(&w->rng_work, 0, 2)];
     p->n = w->cfg.terminals ? w->cfg.terminals : n;
     SIM_ASSERT(p->n >= 1 && p->n <= SIM_NODES_MAX);
-    p->chaos_ms = sim_draw(&w->rng_work, 200, 600);
+    p->chaos_ms = sim_draw(&w->rng_work, 300, 3000);
     p->actions = (int)sim_draw(&w->rng_work, 10, 50);
     p->batch_max_ops = (size_t)sim_draw(&w->rng_work, 1, 16);
     p->upload_max_ops = (size_t)sim_draw(&w->rng_work, 1, 32);

@@ -16,13 +16,13 @@
 /*
  * ======================== THE RAFT SEAM ========================
  * Who uploads. The design makes the Raft leader the uploader, with the
- * cloud watermark committed through its log so that a new leader resumes
- * where the cloud stands. Until the Raft core is plugged in (sim_raft.h),
- * the uploader is the live node with the smallest index: an oracle choice
- * the real store could not make, but one that moves around with crashes
- * exactly as leadership would. With a Raft core present, it is the live
- * node whose member last said it leads, in the highest term (two at once
- * only if "one leader per term" is broken, which the checker reports).
+ * cloud watermark committed through its log (propose_watermark). With the
+ * Raft core present (sim_raft.c), the uploader is the live node whose
+ * member last said it leads, in the highest term (two at once only if "one
+ * leader per term" is broken, which the checker reports); without one, the
+ * live node with the smallest index, an oracle choice the real store could
+ * not make. A new leader still probes the cloud for its watermark rather
+ * than reading the committed one: resuming from the log is the next step.
  * ===============================================================
  */
 int sim_uploader_pick(sim_world *w)
@@ -152,6 +152,24 @@ void sim_uploader_tick(sim_world *w, sim_node *nd)
         upload_next(w, nd);
 }
 
+/* The uploader is the leader: it commits the cloud's watermark, as the
+ * cloud acknowledged it, through the Raft log (DESIGN.md §5), as text
+ * ("T1:5 T2:3"; sim_check.c reads it back). A refusal (no longer the
+ * leader, the log full) only costs the record. */
+static void propose_watermark(sim_world *w, sim_node *nd)
+{
+    char text[SIM_WATERMARK_MAX + 1];
+    sim_vv_text(&nd->upl.cloud_vv, text, sizeof text);
+    kassa_err err;
+    if (sim_raft_propose(nd->raft, (const uint8_t *)text, strlen(text), &err) != KASSA_OK) {
+        sim_trace(w, nd->id, "Raft: watermark %s not proposed: %s", text, err.msg);
+        return;
+    }
+    w->stats.raft_proposals++;
+    sim_trace(w, nd->id, "Raft: watermark %s proposed", text);
+    sim_raft_drain(w, nd);
+}
+
 void sim_uploader_receive(sim_world *w, sim_node *nd, uint32_t upload, const uint8_t *data,
                           size_t len)
 {
@@ -179,13 +197,19 @@ void sim_uploader_receive(sim_world *w, sim_node *nd, uint32_t upload, const uin
     }
     /* The cloud never forgets: its watermark only grows, whatever order
      * its answers arrive in. */
-    for (size_t i = 0; i < vv.n && !w->failed; i++)
-        if (vv.e[i].seq > oplog_vv_get(&u->cloud_vv, vv.e[i].origin) &&
-            oplog_vv_set(&u->cloud_vv, vv.e[i].origin, vv.e[i].seq, &err) != KASSA_OK)
-            sim_fail(w, "sync-error", "%s: cloud watermark: %s", nd->name, err.msg);
+    bool grew = false;
+    for (size_t i = 0; i < vv.n && !w->failed; i++) {
+        if (vv.e[i].seq > oplog_vv_get(&u->cloud_vv, vv.e[i].origin)) {
+            grew = true;
+            if (oplog_vv_set(&u->cloud_vv, vv.e[i].origin, vv.e[i].seq, &err) != KASSA_OK)
+                sim_fail(w, "sync-error", "%s: cloud watermark: %s", nd->name, err.msg);
+        }
+    }
     oplog_vv_free(&vv);
     u->known = true;
     sim_trace(w, nd->id, "cloud Ack #%u: the cloud holds %s", upload, text);
+    if (grew && !w->failed)
+        propose_watermark(w, nd);
     if (upload == u->inflight) {
         u->inflight = 0;
         if (!w->failed)
