@@ -167,14 +167,7 @@ static const peer_batch *batch_for(peer_mesh *m, const char *origin, uint64_t af
     if (n == 0)
         return NULL; /* the vv promised more: it changed under us */
     m->batch_bytes -= lru->frame.len;
-    int rc;
-    for (;;) {
-        kbuf_reset(&lru->frame);
-        rc = wire_encode_ops(&lru->frame, m->ops, n, err);
-        if (rc != KASSA_EINVAL || n == 1)
-            break;
-        n /= 2;
-    }
+    int rc = wire_encode_ops_fit(&lru->frame, m->ops, &n, err);
     if (rc == KASSA_OK && lru->frame.oom)
         rc = kassa_fail(err, KASSA_ENOMEM, "out of memory");
     if (rc != KASSA_OK) {

@@ -397,6 +397,17 @@ static int chain_op(const char *store_id, const oplog_op *prev, const ProtobufCB
     return KASSA_OK;
 }
 
+int wire_encode_ops_fit(kbuf *b, const oplog_op *ops, size_t *n_ops, kassa_err *err)
+{
+    for (;;) {
+        kbuf_reset(b);
+        int rc = wire_encode_ops(b, ops, *n_ops, err);
+        if (rc != KASSA_EINVAL || *n_ops <= 1)
+            return rc;
+        *n_ops /= 2;
+    }
+}
+
 int wire_decode_ops(const char *store_id, const uint8_t *p, size_t n, wire_ops *out, kassa_err *err)
 {
     memset(out, 0, sizeof *out);

@@ -134,6 +134,10 @@ typedef struct wire_ops {
  * KASSA_ENOMEM if memory ran out (b may then hold a partial frame and is
  * poisoned, see kbuf.oom). */
 int wire_encode_ops(kbuf *b, const oplog_op *ops, size_t n_ops, kassa_err *err);
+/* wire_encode_ops of the first *n_ops ops, halving *n_ops until the batch
+ * fits one frame (at most log2(WIRE_BATCH_MAX_OPS) tries): *n_ops is then
+ * how many ops the frame carries. b is reset first. */
+int wire_encode_ops_fit(kbuf *b, const oplog_op *ops, size_t *n_ops, kassa_err *err);
 /* Decompresses and decodes an OpsBatch payload and checks every op as
  * oplog_file_parse does: valid origin, seq 1..INT64_MAX, hlc <= INT64_MAX,
  * known kind, payload valid for its kind. Then the hashes, with store_id

@@ -172,15 +172,8 @@ static void pump_link(sim_world *w, sim_node *nd, int peer)
                      nd->name, origin, (unsigned long long)after);
             return;
         }
-        int rc;
-        /* Halved until it fits a frame: at most log2(batch_max_ops) times. */
-        for (;;) {
-            kbuf_reset(&w->frame);
-            rc = wire_encode_ops(&w->frame, w->ops, n, &err);
-            if (rc != KASSA_EINVAL || n == 1)
-                break;
-            n /= 2;
-        }
+        /* Halved until it fits a frame. */
+        int rc = wire_encode_ops_fit(&w->frame, w->ops, &n, &err);
         if (rc != KASSA_OK) {
             sim_fail(w, "wire-error", "%s: encoding a batch: %s", nd->name, err.msg);
             return;

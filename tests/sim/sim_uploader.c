@@ -103,15 +103,8 @@ static void upload_next(sim_world *w, sim_node *nd)
                  (unsigned long long)after, n == 0 ? "nothing" : err.msg);
         return;
     }
-    int rc;
-    /* Halved until it fits a frame: at most log2(upload_max_ops) times. */
-    for (;;) {
-        kbuf_reset(&w->frame);
-        rc = wire_encode_ops(&w->frame, w->ops, n, &err);
-        if (rc != KASSA_EINVAL || n == 1)
-            break;
-        n /= 2;
-    }
+    /* Halved until it fits a frame. */
+    int rc = wire_encode_ops_fit(&w->frame, w->ops, &n, &err);
     if (rc != KASSA_OK) {
         sim_fail(w, "wire-error", "%s: encoding an upload: %s", nd->name, err.msg);
         return;

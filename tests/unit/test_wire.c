@@ -865,6 +865,14 @@ static void test_ops_too_big_split(void **state)
     assert_true(take < n && take > 0);
     printf("wire: %zu ops of %zu random bytes fit one frame (%zu bytes)\n", take, plen, b.len - 1);
     assert_true(b.len - 1 <= WIRE_HEADER_BYTES + WIRE_FRAME_MAX_BYTES);
+    /* wire_encode_ops_fit does that halving: the same count, one frame. */
+    kbuf fit;
+    kbuf_init(&fit);
+    size_t fit_n = n;
+    assert_int_equal(wire_encode_ops_fit(&fit, ops, &fit_n, &err), KASSA_OK);
+    assert_int_equal(fit_n, take);
+    assert_int_equal(fit.len, b.len - 1);
+    kbuf_free(&fit);
 
     /* Over the decompressed maximum: 10000 ops of 1000 bytes. */
     const size_t many = WIRE_BATCH_MAX_OPS;
