@@ -29,8 +29,32 @@ const char *oplog_kind_name(int kind)
         return "cashier_set";
     case OP_AUDIT:
         return "audit";
+    case OP_PAYMENT:
+        return "payment";
+    case OP_DRAWER:
+        return "drawer";
     default:
         return "unknown";
+    }
+}
+
+const char *oplog_pay_outcome_name(int outcome)
+{
+    switch (outcome) {
+    case OPLOG_PAY_APPROVED:
+        return "approved";
+    case OPLOG_PAY_DECLINED:
+        return "declined";
+    case OPLOG_PAY_EXPIRED:
+        return "expired";
+    case OPLOG_PAY_REFUNDED:
+        return "refunded";
+    case OPLOG_PAY_REFUND_DECLINED:
+        return "refund_declined";
+    case OPLOG_PAY_RESOLVED:
+        return "resolved";
+    default:
+        return "none";
     }
 }
 
@@ -137,6 +161,34 @@ static void put_sale_ref(kbuf *b, const oplog_sale_ref *ref)
     kbuf_put_uvarint(b, ref->seq);
 }
 
+/* Card tokens, reasons: [A-Za-z0-9_], 1..max bytes. */
+static bool read_word(kreader *r, char *out, size_t size)
+{
+    if (!kreader_str(r, out, size) || !out[0])
+        return false;
+    for (const char *c = out; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_'))
+            return false;
+    return true;
+}
+
+static bool read_opt_word(kreader *r, char *out, size_t size)
+{
+    size_t start = r->pos;
+    if (!kreader_str(r, out, size))
+        return false;
+    if (!out[0])
+        return true;
+    r->pos = start;
+    return read_word(r, out, size);
+}
+
+static bool read_rounding(kreader *r, int64_t *v)
+{
+    return kreader_svarint(r, v) && *v >= -OPLOG_ROUNDING_MAX && *v <= OPLOG_ROUNDING_MAX;
+}
+
 /* ---- catalog_set ---- */
 
 void oplog_encode_catalog_set(kbuf *b, const oplog_catalog_set *c)
@@ -193,6 +245,61 @@ void oplog_encode_sale(kbuf *b, const oplog_sale *s)
         kbuf_put_uvarint(b, (uint64_t)l->tax);
     }
     kbuf_put_uvarint(b, (uint64_t)s->tendered);
+    /* The tender section follows only when there is something to say, so
+     * a cash sale without rounding encodes (and hashes) as before cards. */
+    if (s->rounding == 0 && !s->has_card)
+        return;
+    kbuf_put_u8(b, 1);
+    kbuf_put_svarint(b, s->rounding);
+    kbuf_put_u8(b, s->has_card ? 1 : 0);
+    if (!s->has_card)
+        return;
+    const oplog_card_tender *c = &s->card;
+    kbuf_put_str(b, c->payment_id);
+    kbuf_put_uvarint(b, (uint64_t)c->amount);
+    kbuf_put_str(b, c->token);
+    kbuf_put_str(b, c->brand);
+    kbuf_put_str(b, c->last4);
+    kbuf_put_u8(b, c->exp_month);
+    kbuf_put_uvarint(b, c->exp_year);
+    kbuf_put_u8(b, c->mode);
+    kbuf_put_str(b, c->auth_code);
+}
+
+static bool read_card_tender(kreader *r, oplog_card_tender *c)
+{
+    uint64_t year;
+    if (!read_id(r, c->payment_id, sizeof c->payment_id) || !read_amount(r, &c->amount) ||
+        c->amount == 0 || !read_word(r, c->token, sizeof c->token) ||
+        !read_word(r, c->brand, sizeof c->brand) || !kreader_str(r, c->last4, sizeof c->last4) ||
+        strlen(c->last4) != 4 || strspn(c->last4, "0123456789") != 4 ||
+        !kreader_u8(r, &c->exp_month) || c->exp_month < 1 || c->exp_month > 12 ||
+        !kreader_uvarint(r, &year) || year < 2000 || year > 2099 || !kreader_u8(r, &c->mode) ||
+        (c->mode != OPLOG_CARD_ONLINE && c->mode != OPLOG_CARD_OFFLINE) ||
+        !read_opt_word(r, c->auth_code, sizeof c->auth_code))
+        return false;
+    c->exp_year = (uint16_t)year;
+    /* An online approval always has its code; an offline one never. */
+    return (c->mode == OPLOG_CARD_ONLINE) == (c->auth_code[0] != '\0');
+}
+
+static bool read_sale_tenders(kreader *r, oplog_sale *s)
+{
+    s->rounding = 0;
+    s->has_card = false;
+    memset(&s->card, 0, sizeof s->card);
+    if (kreader_left(r) > 0) {
+        uint8_t version, has_card;
+        if (!kreader_u8(r, &version) || version != 1 || !read_rounding(r, &s->rounding) ||
+            !kreader_u8(r, &has_card) || has_card > 1)
+            return false;
+        s->has_card = has_card;
+        if (s->has_card && (!read_card_tender(r, &s->card) || s->card.amount > s->total))
+            return false;
+    }
+    int64_t cash_due = oplog_sale_cash_due(s);
+    /* Rounding applies to a cash part only. */
+    return cash_due >= 0 && (cash_due > 0 || s->rounding == 0) && s->tendered >= cash_due;
 }
 
 int oplog_decode_sale(const uint8_t *p, size_t n, oplog_sale *s, kassa_err *err)
@@ -225,9 +332,40 @@ int oplog_decode_sale(const uint8_t *p, size_t n, oplog_sale *s, kassa_err *err)
             return corrupt(err, "sale");
         s->tax += l->tax;
     }
-    if (!read_amount(&r, &s->tendered) || s->tendered < s->total || kreader_left(&r) != 0)
+    if (!read_amount(&r, &s->tendered) || !read_sale_tenders(&r, s) || kreader_left(&r) != 0)
         return corrupt(err, "sale");
     return KASSA_OK;
+}
+
+/* ---- refund split (voids, returns) ---- */
+
+static void put_refund_split(kbuf *b, const oplog_refund_split *sp)
+{
+    if (sp->rounding == 0 && sp->card_amount == 0)
+        return; /* all cash, unrounded: encoded as before cards */
+    kbuf_put_u8(b, 1);
+    kbuf_put_svarint(b, sp->rounding);
+    kbuf_put_uvarint(b, (uint64_t)sp->card_amount);
+    if (sp->card_amount == 0)
+        return;
+    kbuf_put_str(b, sp->refund_id);
+    kbuf_put_str(b, sp->payment_id);
+}
+
+static bool read_refund_split(kreader *r, int64_t refund, oplog_refund_split *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    if (kreader_left(r) == 0)
+        return true;
+    uint8_t version;
+    if (!kreader_u8(r, &version) || version != 1 || !read_rounding(r, &sp->rounding) ||
+        !read_amount(r, &sp->card_amount) || sp->card_amount > refund)
+        return false;
+    if (sp->card_amount > 0 && (!read_id(r, sp->refund_id, sizeof sp->refund_id) ||
+                                !read_id(r, sp->payment_id, sizeof sp->payment_id)))
+        return false;
+    int64_t cash = oplog_refund_cash(refund, sp);
+    return cash >= 0 && (cash > 0 || sp->rounding == 0);
 }
 
 /* ---- void ---- */
@@ -236,13 +374,15 @@ void oplog_encode_void(kbuf *b, const oplog_void *v)
 {
     put_sale_ref(b, &v->sale);
     kbuf_put_uvarint(b, (uint64_t)v->refund);
+    put_refund_split(b, &v->split);
 }
 
 int oplog_decode_void(const uint8_t *p, size_t n, oplog_void *v, kassa_err *err)
 {
     kreader r;
     kreader_init(&r, p, n);
-    if (!read_sale_ref(&r, &v->sale) || !read_amount(&r, &v->refund) || kreader_left(&r) != 0)
+    if (!read_sale_ref(&r, &v->sale) || !read_amount(&r, &v->refund) ||
+        !read_refund_split(&r, v->refund, &v->split) || kreader_left(&r) != 0)
         return corrupt(err, "void");
     return KASSA_OK;
 }
@@ -258,6 +398,7 @@ void oplog_encode_return(kbuf *b, const oplog_return *ret)
         kbuf_put_uvarint(b, (uint64_t)ret->lines[i].qty);
         kbuf_put_uvarint(b, (uint64_t)ret->lines[i].refund);
     }
+    put_refund_split(b, &ret->split);
 }
 
 int oplog_decode_return(const uint8_t *p, size_t n, oplog_return *ret, kassa_err *err)
@@ -277,7 +418,8 @@ int oplog_decode_return(const uint8_t *p, size_t n, oplog_return *ret, kassa_err
             return corrupt(err, "return");
         ret->refund += l->refund; /* each <= 10^13, at most 500: fits */
     }
-    if (ret->refund > PRICING_AMOUNT_MAX || kreader_left(&r) != 0)
+    if (ret->refund > PRICING_AMOUNT_MAX || !read_refund_split(&r, ret->refund, &ret->split) ||
+        kreader_left(&r) != 0)
         return corrupt(err, "return");
     return KASSA_OK;
 }
@@ -368,6 +510,63 @@ int oplog_decode_audit(const uint8_t *p, size_t n, oplog_audit *a, kassa_err *er
     return KASSA_OK;
 }
 
+/* ---- payment outcome ---- */
+
+void oplog_encode_payment(kbuf *b, const oplog_payment *p)
+{
+    kbuf_put_str(b, p->id);
+    kbuf_put_u8(b, p->outcome);
+    kbuf_put_str(b, p->reason);
+    kbuf_put_str(b, p->auth_code);
+    kbuf_put_str(b, p->cashier);
+    kbuf_put_str(b, p->note);
+}
+
+int oplog_decode_payment(const uint8_t *p, size_t n, oplog_payment *pay, kassa_err *err)
+{
+    kreader r;
+    kreader_init(&r, p, n);
+    if (!read_id(&r, pay->id, sizeof pay->id) || !kreader_u8(&r, &pay->outcome) ||
+        pay->outcome < 1 || pay->outcome > OPLOG_PAY_OUTCOME_MAX ||
+        !read_opt_word(&r, pay->reason, sizeof pay->reason) ||
+        !read_opt_word(&r, pay->auth_code, sizeof pay->auth_code) ||
+        !read_opt_id(&r, pay->cashier, sizeof pay->cashier) ||
+        !read_text(&r, pay->note, sizeof pay->note) || kreader_left(&r) != 0)
+        return corrupt(err, "payment");
+    /* A decline says why. */
+    bool declined = pay->outcome == OPLOG_PAY_DECLINED || pay->outcome == OPLOG_PAY_EXPIRED ||
+                    pay->outcome == OPLOG_PAY_REFUND_DECLINED;
+    if (declined && !pay->reason[0])
+        return corrupt(err, "payment");
+    return KASSA_OK;
+}
+
+/* ---- drawer ---- */
+
+void oplog_encode_drawer(kbuf *b, const oplog_drawer *d)
+{
+    kbuf_put_u8(b, d->action);
+    kbuf_put_uvarint(b, (uint64_t)d->amount);
+    kbuf_put_svarint(b, d->delta);
+    kbuf_put_str(b, d->cashier);
+}
+
+int oplog_decode_drawer(const uint8_t *p, size_t n, oplog_drawer *d, kassa_err *err)
+{
+    kreader r;
+    kreader_init(&r, p, n);
+    if (!kreader_u8(&r, &d->action) || d->action < OPLOG_DRAWER_FLOAT ||
+        d->action > OPLOG_DRAWER_COUNT || !read_amount(&r, &d->amount) ||
+        !kreader_svarint(&r, &d->delta) || d->delta > PRICING_AMOUNT_MAX ||
+        d->delta < -PRICING_AMOUNT_MAX || !read_opt_id(&r, d->cashier, sizeof d->cashier) ||
+        kreader_left(&r) != 0)
+        return corrupt(err, "drawer");
+    /* Floats and drops move some cash; only a count has a delta. */
+    if (d->action != OPLOG_DRAWER_COUNT && (d->amount == 0 || d->delta != 0))
+        return corrupt(err, "drawer");
+    return KASSA_OK;
+}
+
 int oplog_decode(int kind, const uint8_t *p, size_t n, void *out, kassa_err *err)
 {
     switch (kind) {
@@ -388,6 +587,10 @@ int oplog_decode(int kind, const uint8_t *p, size_t n, void *out, kassa_err *err
         return oplog_decode_cashier(p, n, out, err);
     case OP_AUDIT:
         return oplog_decode_audit(p, n, out, err);
+    case OP_PAYMENT:
+        return oplog_decode_payment(p, n, out, err);
+    case OP_DRAWER:
+        return oplog_decode_drawer(p, n, out, err);
     default:
         return kassa_fail(err, KASSA_ECORRUPT, "unknown operation kind %d", kind);
     }
@@ -420,6 +623,12 @@ int oplog_encode(int kind, const void *payload, kbuf *b)
         break;
     case OP_AUDIT:
         oplog_encode_audit(b, payload);
+        break;
+    case OP_PAYMENT:
+        oplog_encode_payment(b, payload);
+        break;
+    case OP_DRAWER:
+        oplog_encode_drawer(b, payload);
         break;
     default:
         return KASSA_EINVAL;

@@ -39,7 +39,9 @@ typedef enum {
     OP_SETTING_SET = 7,   /* LWW store setting (tax rates, currency ...) */
     OP_CASHIER_SET = 8,   /* LWW cashier record (PIN as an Argon2id hash) */
     OP_AUDIT = 9,         /* a supervised action: who, approved by whom, what */
-    OP_KIND_MAX = 9,
+    OP_PAYMENT = 10,      /* a card payment's or refund's outcome; a review resolved */
+    OP_DRAWER = 11,       /* cash drawer: float in, cash drop, count */
+    OP_KIND_MAX = 11,
 } oplog_kind;
 
 const char *oplog_kind_name(int kind);
@@ -99,24 +101,83 @@ static inline int64_t oplog_line_total(const oplog_sale_line *l)
     return l->qty * l->unit_price - l->discount + l->tax;
 }
 
+/* ---- card tenders ----
+ * A card payment as the sale records it: never the card number, only what
+ * the reader hands the terminal (docs/PAYMENTS.md). */
+#define OPLOG_PAY_ID_MAX 64
+#define OPLOG_TOKEN_MAX 40
+#define OPLOG_BRAND_MAX 15
+#define OPLOG_REASON_MAX 31
+#define OPLOG_AUTH_CODE_MAX 15
+/* Cash rounding moves the cash due by at most half the largest increment
+ * (1.00): docs/PAYMENTS.md, "Cash rounding". */
+#define OPLOG_ROUNDING_MAX 50
+
+typedef enum {
+    OPLOG_CARD_ONLINE = 1,  /* approved by the processor before the sale */
+    OPLOG_CARD_OFFLINE = 2, /* accepted offline, forwarded later */
+} oplog_card_mode;
+
+typedef struct oplog_card_tender {
+    char payment_id[OPLOG_PAY_ID_MAX + 1];
+    int64_t amount;
+    char token[OPLOG_TOKEN_MAX + 1];
+    char brand[OPLOG_BRAND_MAX + 1];
+    char last4[5];
+    uint8_t exp_month;                       /* 1..12 */
+    uint16_t exp_year;                       /* 2000..2099 */
+    uint8_t mode;                            /* oplog_card_mode */
+    char auth_code[OPLOG_AUTH_CODE_MAX + 1]; /* online approvals; "" offline */
+} oplog_card_tender;
+
+/* A sale is paid in cash, by one card, or both (split tender). The cash
+ * part is rounded by the store's cash rounding rule:
+ *   cash due = total + rounding - card amount, and tendered >= cash due;
+ * change = tendered - cash due. The drawer takes the cash due. */
 typedef struct oplog_sale {
     char cashier[KASSA_ID_MAX + 1]; /* "" when sold by the operator's CLI */
     size_t n_lines;
     oplog_sale_line lines[OPLOG_SALE_LINES_MAX];
     int64_t tendered; /* cash handed over */
-    int64_t total;    /* derived on decode: sum of line totals */
-    int64_t tax;      /* derived on decode */
+    int64_t rounding; /* cash rounding, -OPLOG_ROUNDING_MAX..OPLOG_ROUNDING_MAX */
+    bool has_card;
+    oplog_card_tender card;
+    int64_t total; /* derived on decode: sum of line totals */
+    int64_t tax;   /* derived on decode */
 } oplog_sale;
+
+/* What the sale takes in cash (total + rounding - card). */
+static inline int64_t oplog_sale_cash_due(const oplog_sale *s)
+{
+    return s->total + s->rounding - (s->has_card ? s->card.amount : 0);
+}
 
 typedef struct oplog_sale_ref {
     char origin[KASSA_ID_MAX + 1];
     uint64_t seq;
 } oplog_sale_ref;
 
+/* A refund's split between the original tenders (voids and returns): the
+ * card part goes back to the sale's card by a refund through the
+ * processor, the rest is cash, rounded like the sale's cash was. */
+typedef struct oplog_refund_split {
+    int64_t rounding;    /* added to the cash part */
+    int64_t card_amount; /* 0: all cash */
+    char refund_id[OPLOG_PAY_ID_MAX + 1];
+    char payment_id[OPLOG_PAY_ID_MAX + 1]; /* the sale's card payment */
+} oplog_refund_split;
+
 typedef struct oplog_void {
     oplog_sale_ref sale;
-    int64_t refund; /* cash handed back */
+    int64_t refund; /* the sale's total */
+    oplog_refund_split split;
 } oplog_void;
+
+/* Cash handed back: refund + rounding - card part. */
+static inline int64_t oplog_refund_cash(int64_t refund, const oplog_refund_split *s)
+{
+    return refund + s->rounding - s->card_amount;
+}
 
 typedef struct oplog_return_line {
     char sku[KASSA_SKU_MAX + 1];
@@ -128,7 +189,8 @@ typedef struct oplog_return {
     oplog_sale_ref sale;
     size_t n_lines;
     oplog_return_line lines[OPLOG_SALE_LINES_MAX];
-    int64_t refund; /* derived on decode */
+    oplog_refund_split split;
+    int64_t refund; /* derived on decode: sum of the lines' refunds */
 } oplog_return;
 
 typedef struct oplog_stock {
@@ -161,6 +223,42 @@ typedef struct oplog_audit {
     char detail[OPLOG_AUDIT_DETAIL_MAX + 1];
 } oplog_audit;
 
+/* A card payment's or refund's outcome, written by the terminal that sent
+ * it to the processor; or a manager's resolution of a declined one. */
+typedef enum {
+    OPLOG_PAY_APPROVED = 1,        /* a stored payment approved when forwarded */
+    OPLOG_PAY_DECLINED = 2,        /* a stored payment declined when forwarded */
+    OPLOG_PAY_EXPIRED = 3,         /* a stored payment too old to forward */
+    OPLOG_PAY_REFUNDED = 4,        /* a card refund done */
+    OPLOG_PAY_REFUND_DECLINED = 5, /* a card refund refused */
+    OPLOG_PAY_RESOLVED = 6,        /* reviewed by a manager (note says how) */
+    OPLOG_PAY_OUTCOME_MAX = 6,
+} oplog_pay_outcome;
+
+const char *oplog_pay_outcome_name(int outcome);
+
+typedef struct oplog_payment {
+    char id[OPLOG_PAY_ID_MAX + 1]; /* the payment or refund */
+    uint8_t outcome;               /* oplog_pay_outcome */
+    char reason[OPLOG_REASON_MAX + 1];
+    char auth_code[OPLOG_AUTH_CODE_MAX + 1];
+    char cashier[KASSA_ID_MAX + 1]; /* resolved: the manager; may be "" */
+    char note[OPLOG_AUDIT_DETAIL_MAX + 1];
+} oplog_payment;
+
+typedef enum {
+    OPLOG_DRAWER_FLOAT = 1, /* cash put in (the float at the start of a shift) */
+    OPLOG_DRAWER_DROP = 2,  /* cash taken out to the safe */
+    OPLOG_DRAWER_COUNT = 3, /* a count: amount counted, delta = over (+) / short (-) */
+} oplog_drawer_action;
+
+typedef struct oplog_drawer {
+    uint8_t action;
+    int64_t amount;
+    int64_t delta; /* count only: counted minus the counter's view of the drawer */
+    char cashier[KASSA_ID_MAX + 1];
+} oplog_drawer;
+
 void oplog_encode_catalog_set(kbuf *b, const oplog_catalog_set *c);
 void oplog_encode_sale(kbuf *b, const oplog_sale *s);
 void oplog_encode_void(kbuf *b, const oplog_void *v);
@@ -169,6 +267,8 @@ void oplog_encode_stock(kbuf *b, const oplog_stock *s);
 void oplog_encode_setting(kbuf *b, const oplog_setting *s);
 void oplog_encode_cashier(kbuf *b, const oplog_cashier *c);
 void oplog_encode_audit(kbuf *b, const oplog_audit *a);
+void oplog_encode_payment(kbuf *b, const oplog_payment *p);
+void oplog_encode_drawer(kbuf *b, const oplog_drawer *d);
 
 /* Decoders validate ranges (ids, quantities > 0, amounts within limits,
  * totals that fit) and fail with KASSA_ECORRUPT on anything else. */
@@ -180,6 +280,8 @@ int oplog_decode_stock(const uint8_t *p, size_t n, oplog_stock *s, kassa_err *er
 int oplog_decode_setting(const uint8_t *p, size_t n, oplog_setting *s, kassa_err *err);
 int oplog_decode_cashier(const uint8_t *p, size_t n, oplog_cashier *c, kassa_err *err);
 int oplog_decode_audit(const uint8_t *p, size_t n, oplog_audit *a, kassa_err *err);
+int oplog_decode_payment(const uint8_t *p, size_t n, oplog_payment *pay, kassa_err *err);
+int oplog_decode_drawer(const uint8_t *p, size_t n, oplog_drawer *d, kassa_err *err);
 /* Room for the decoded form of any kind (the sale and return forms are
  * large: allocate it). */
 typedef union oplog_payload {
@@ -191,6 +293,8 @@ typedef union oplog_payload {
     oplog_setting setting;
     oplog_cashier cashier;
     oplog_audit audit;
+    oplog_payment payment;
+    oplog_drawer drawer;
 } oplog_payload;
 
 /* Decodes with the kind's own decoder into out, which points to the kind's

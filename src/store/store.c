@@ -81,6 +81,37 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     "  vote TEXT NOT NULL, commit_index INTEGER NOT NULL);"
     "CREATE TABLE raft_log(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL,"
     "  type INTEGER NOT NULL, data BLOB NOT NULL);",
+
+    /* 6: payments (docs/PAYMENTS.md).
+     * card_payments: every card payment and card refund of the store, from
+     * the sales, voids and returns that carry them and from the outcome
+     * operations (replicated projection). kind 1 payment, 2 refund.
+     * drawer_events: floats, drops and counts of every drawer.
+     * pay_local: this terminal's own dealings with the processor, a state
+     * machine per payment or refund (term.h, "Card payments"); never
+     * replicated. blob is the card data sealed for the processor, kept only
+     * until the processor has decided. */
+    "CREATE TABLE card_payments(id TEXT PRIMARY KEY, kind INTEGER NOT NULL DEFAULT 1,"
+    "  payment_id TEXT NOT NULL DEFAULT '', sale_origin TEXT NOT NULL DEFAULT '',"
+    "  sale_seq INTEGER NOT NULL DEFAULT 0, hlc INTEGER NOT NULL DEFAULT 0,"
+    "  amount INTEGER NOT NULL DEFAULT 0, token TEXT NOT NULL DEFAULT '',"
+    "  brand TEXT NOT NULL DEFAULT '', last4 TEXT NOT NULL DEFAULT '',"
+    "  mode INTEGER NOT NULL DEFAULT 0, auth_code TEXT NOT NULL DEFAULT '',"
+    "  outcome INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+    "  outcome_hlc INTEGER NOT NULL DEFAULT 0, outcome_origin TEXT NOT NULL DEFAULT '',"
+    "  refunded INTEGER NOT NULL DEFAULT 0, resolved_by TEXT NOT NULL DEFAULT '',"
+    "  resolved_note TEXT NOT NULL DEFAULT '', resolved_hlc INTEGER NOT NULL DEFAULT 0,"
+    "  resolved_origin TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+    "CREATE TABLE drawer_events(origin INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  hlc INTEGER NOT NULL, action INTEGER NOT NULL, amount INTEGER NOT NULL,"
+    "  delta INTEGER NOT NULL, cashier TEXT NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+    "CREATE TABLE pay_local(n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    "  kind INTEGER NOT NULL, state INTEGER NOT NULL, amount INTEGER NOT NULL,"
+    "  token TEXT NOT NULL DEFAULT '', payment_id TEXT NOT NULL DEFAULT '',"
+    "  blob BLOB, created_ms INTEGER NOT NULL, stored_ms INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0, result TEXT NOT NULL DEFAULT '',"
+    "  last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX pay_local_due ON pay_local(state, n);",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)

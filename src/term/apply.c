@@ -6,6 +6,7 @@
  */
 #include "term/term_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int term_stock_write(term *t, const char *sku, int64_t origin_id, int64_t p, int64_t n,
@@ -128,6 +129,137 @@ static int apply_setting_set(term *t, const oplog_op *op, kassa_err *err)
     return store_step_done(&t->st, st, "setting", err);
 }
 
+/* ---- card payments ----
+ * card_payments rows are upserted: the operations that fill a row's parts
+ * (the sale or refund itself, refunds against a payment, outcomes, a
+ * resolution) may arrive in any order across origins. Each part is set by
+ * one kind of operation; outcomes and resolutions are last-writer-wins
+ * registers ordered by (hlc, origin). */
+
+static int card_row(term *t, const char *id, term_pay_kind kind, const char *payment_id,
+                    const oplog_op *op, const oplog_sale_ref *sale, int64_t amount,
+                    const oplog_card_tender *card, kassa_err *err)
+{
+    static const char SQL[] =
+        "INSERT INTO card_payments(id, kind, payment_id, sale_origin, sale_seq, hlc, amount, "
+        "token, brand, last4, mode, auth_code) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, payment_id = "
+        "excluded.payment_id, sale_origin = excluded.sale_origin, sale_seq = excluded.sale_seq, "
+        "hlc = excluded.hlc, amount = excluded.amount, token = excluded.token, brand = "
+        "excluded.brand, last4 = excluded.last4, mode = excluded.mode, auth_code = CASE WHEN "
+        "auth_code <> '' THEN auth_code ELSE excluded.auth_code END";
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, kind);
+    sqlite3_bind_text(st, 3, payment_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, sale->origin, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)sale->seq);
+    sqlite3_bind_int64(st, 6, (int64_t)op->hlc);
+    sqlite3_bind_int64(st, 7, amount);
+    sqlite3_bind_text(st, 8, card ? card->token : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, card ? card->brand : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, card ? card->last4 : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 11, card ? card->mode : 0);
+    sqlite3_bind_text(st, 12, card ? card->auth_code : "", -1, SQLITE_STATIC);
+    return store_step_done(&t->st, st, "card payment", err);
+}
+
+/* A card refund: its own row, and the amount counted against the payment. */
+static int card_refund(term *t, const oplog_op *op, const oplog_sale_ref *sale,
+                       const oplog_refund_split *sp, kassa_err *err)
+{
+    static const char SQL[] = "INSERT INTO card_payments(id, refunded) VALUES(?1, ?2) "
+                              "ON CONFLICT(id) DO UPDATE SET refunded = refunded + "
+                              "excluded.refunded";
+    if (sp->card_amount == 0)
+        return KASSA_OK;
+    int rc = card_row(t, sp->refund_id, TERM_PAY_KIND_REFUND, sp->payment_id, op, sale,
+                      sp->card_amount, NULL, err);
+    if (rc != KASSA_OK)
+        return rc;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, sp->payment_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, sp->card_amount);
+    return store_step_done(&t->st, st, "card payment", err);
+}
+
+static int apply_payment(term *t, const oplog_op *op, kassa_err *err)
+{
+    static const char OUTCOME[] =
+        "INSERT INTO card_payments(id, outcome, reason, outcome_hlc, outcome_origin, auth_code) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, "
+        "reason = excluded.reason, outcome_hlc = excluded.outcome_hlc, outcome_origin = "
+        "excluded.outcome_origin, auth_code = CASE WHEN excluded.auth_code <> '' THEN "
+        "excluded.auth_code ELSE auth_code END WHERE (excluded.outcome_hlc, "
+        "excluded.outcome_origin) > (outcome_hlc, outcome_origin)";
+    static const char RESOLVED[] =
+        "INSERT INTO card_payments(id, resolved_by, resolved_note, resolved_hlc, "
+        "resolved_origin) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET resolved_by = "
+        "excluded.resolved_by, resolved_note = excluded.resolved_note, resolved_hlc = "
+        "excluded.resolved_hlc, resolved_origin = excluded.resolved_origin WHERE "
+        "(excluded.resolved_hlc, excluded.resolved_origin) > (resolved_hlc, resolved_origin)";
+    oplog_payment pay;
+    int rc = oplog_decode_payment(op->payload, op->payload_len, &pay, err);
+    if (rc != KASSA_OK)
+        return rc;
+    bool resolved = pay.outcome == OPLOG_PAY_RESOLVED;
+    sqlite3_stmt *st = store_stmt(&t->st, resolved ? RESOLVED : OUTCOME, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, pay.id, -1, SQLITE_TRANSIENT);
+    if (resolved) {
+        sqlite3_bind_text(st, 2, pay.cashier, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, pay.note, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, (int64_t)op->hlc);
+        sqlite3_bind_text(st, 5, op->origin, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int(st, 2, pay.outcome);
+        sqlite3_bind_text(st, 3, pay.reason, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, (int64_t)op->hlc);
+        sqlite3_bind_text(st, 5, op->origin, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, pay.auth_code, -1, SQLITE_TRANSIENT);
+    }
+    return store_step_done(&t->st, st, "card payment", err);
+}
+
+/* ---- drawer movements ---- */
+
+static int apply_drawer(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
+{
+    static const char SQL[] = "INSERT INTO drawer_events(origin, seq, hlc, action, amount, delta, "
+                              "cashier) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    oplog_drawer d;
+    int rc = oplog_decode_drawer(op->payload, op->payload_len, &d, err);
+    if (rc != KASSA_OK)
+        return rc;
+    int64_t in = 0, out = 0;
+    if (d.action == OPLOG_DRAWER_FLOAT)
+        in = d.amount;
+    else if (d.action == OPLOG_DRAWER_DROP)
+        out = d.amount;
+    else if (d.delta > 0) /* a count books what it found over or short */
+        in = d.delta;
+    else
+        out = -d.delta;
+    if ((rc = drawer_add(t, origin_id, in, out, err)) != KASSA_OK)
+        return rc;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, origin_id);
+    sqlite3_bind_int64(st, 2, (int64_t)op->seq);
+    sqlite3_bind_int64(st, 3, (int64_t)op->hlc);
+    sqlite3_bind_int(st, 4, d.action);
+    sqlite3_bind_int64(st, 5, d.amount);
+    sqlite3_bind_int64(st, 6, d.delta);
+    sqlite3_bind_text(st, 7, d.cashier, -1, SQLITE_TRANSIENT);
+    return store_step_done(&t->st, st, "drawer", err);
+}
+
 /* ---- sales, voids, returns ---- */
 
 static int apply_sale(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
@@ -137,8 +269,16 @@ static int apply_sale(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
     int rc = oplog_decode_sale(op->payload, op->payload_len, s, err);
     for (size_t i = 0; rc == KASSA_OK && i < s->n_lines; i++)
         rc = stock_add(t, s->lines[i].sku, origin_id, -s->lines[i].qty, err);
+    /* The drawer takes the cash part only. */
     if (rc == KASSA_OK)
-        rc = drawer_add(t, origin_id, s->total, 0, err);
+        rc = drawer_add(t, origin_id, oplog_sale_cash_due(s), 0, err);
+    if (rc == KASSA_OK && s->has_card) {
+        oplog_sale_ref ref;
+        snprintf(ref.origin, sizeof ref.origin, "%s", op->origin);
+        ref.seq = op->seq;
+        rc = card_row(t, s->card.payment_id, TERM_PAY_KIND_PAYMENT, s->card.payment_id, op, &ref,
+                      s->card.amount, &s->card, err);
+    }
     if (rc == KASSA_OK && term_cache_is_on(t)) {
         rc = term_cache_sale_insert(t, origin_id, op, s->total, err);
     } else if (rc == KASSA_OK) {
@@ -274,7 +414,9 @@ static int apply_void(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
     if (rc != KASSA_OK)
         return rc;
     /* The refund was paid at this terminal's drawer, whatever else. */
-    if ((rc = drawer_add(t, origin_id, 0, v.refund, err)) != KASSA_OK)
+    if ((rc = drawer_add(t, origin_id, 0, oplog_refund_cash(v.refund, &v.split), err)) !=
+            KASSA_OK ||
+        (rc = card_refund(t, op, &v.sale, &v.split, err)) != KASSA_OK)
         return rc;
     oplog_sale *sale = &t->work->apply_sale;
     sale_row row;
@@ -297,7 +439,9 @@ static int apply_return(term *t, int64_t origin_id, const oplog_op *op, kassa_er
     oplog_sale *sale = &t->work->apply_sale;
     int rc = oplog_decode_return(op->payload, op->payload_len, ret, err);
     if (rc == KASSA_OK)
-        rc = drawer_add(t, origin_id, 0, ret->refund, err);
+        rc = drawer_add(t, origin_id, 0, oplog_refund_cash(ret->refund, &ret->split), err);
+    if (rc == KASSA_OK)
+        rc = card_refund(t, op, &ret->sale, &ret->split, err);
     sale_row row;
     bool found = false;
     if (rc == KASSA_OK)
@@ -394,6 +538,10 @@ int term_apply(term *t, int64_t origin_id, const oplog_op *op, kassa_err *err)
         return apply_cashier_set(t, op, err);
     case OP_AUDIT:
         return apply_audit(t, origin_id, op, err);
+    case OP_PAYMENT:
+        return apply_payment(t, op, err);
+    case OP_DRAWER:
+        return apply_drawer(t, origin_id, op, err);
     default:
         return kassa_fail(err, KASSA_ECORRUPT, "operation %s/%llu has unknown kind %d", op->origin,
                           (unsigned long long)op->seq, op->kind);

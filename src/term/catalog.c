@@ -58,6 +58,44 @@ int term_tax_rate(term *t, const char *tax_class, int32_t *rate_bp, kassa_err *e
     return kassa_fail(err, KASSA_ENOTFOUND, "unknown tax class \"%s\"", tax_class);
 }
 
+/* Cash rounding increments in use (docs/PAYMENTS.md): 0.05 in Switzerland,
+ * 0.05 or 0.10 where the smallest coins were withdrawn, and so on. */
+static const int64_t ROUNDING_INCREMENTS[] = {1, 5, 10, 20, 25, 50, 100};
+
+int term_cash_round(term *t, int64_t amount, int64_t *rounded, kassa_err *err)
+{
+    char currency[OPLOG_SETTING_VALUE_MAX + 1], key[OPLOG_SETTING_KEY_MAX + 1],
+        value[OPLOG_SETTING_VALUE_MAX + 1];
+    bool found;
+    int rc = setting_get(t, "currency", currency, sizeof currency, &found, err);
+    if (rc != KASSA_OK)
+        return rc;
+    if (!found)
+        snprintf(currency, sizeof currency, "EUR");
+    if ((size_t)snprintf(key, sizeof key, "cash_rounding.%s", currency) >= sizeof key)
+        return kassa_fail(err, KASSA_ECORRUPT, "currency \"%s\" too long", currency);
+    if ((rc = setting_get(t, key, value, sizeof value, &found, err)) != KASSA_OK)
+        return rc;
+    int64_t increment = 1;
+    if (found) {
+        char *end;
+        increment = strtol(value, &end, 10);
+        bool known = false;
+        for (size_t i = 0; i < KASSA_ARRAY_LEN(ROUNDING_INCREMENTS); i++)
+            known = known || (*end == '\0' && end != value && increment == ROUNDING_INCREMENTS[i]);
+        if (!known)
+            return kassa_fail(err, KASSA_ECORRUPT,
+                              "setting %s: \"%s\" is not one of 1, 5, 10, 20, 25, 50, 100", key,
+                              value);
+    }
+    if (amount < 0 || amount > PRICING_AMOUNT_MAX)
+        return kassa_fail(err, KASSA_EOVERFLOW, "cash amount out of range");
+    /* Halves round up: 2.5 of an increment of 5 becomes 5. */
+    int64_t rest = amount % increment;
+    *rounded = amount - rest + (2 * rest >= increment ? increment : 0);
+    return KASSA_OK;
+}
+
 typedef struct setting_ctx {
     oplog_setting s;
 } setting_ctx;

@@ -22,6 +22,11 @@ static const char *const STATE_QUERIES[] = {
     "SELECT id, name, role, pin_hash FROM cashiers ORDER BY id",
     "SELECT o.name, a.seq, a.action, a.cashier, a.supervisor, a.subject, a.detail FROM audit a "
     "JOIN origins o ON o.id = a.origin ORDER BY o.name, a.seq",
+    "SELECT id, kind, payment_id, sale_origin, sale_seq, hlc, amount, token, brand, last4, mode, "
+    "auth_code, outcome, reason, outcome_hlc, outcome_origin, refunded, resolved_by, "
+    "resolved_note, resolved_hlc, resolved_origin FROM card_payments ORDER BY id",
+    "SELECT o.name, e.seq, e.hlc, e.action, e.amount, e.delta, e.cashier FROM drawer_events e "
+    "JOIN origins o ON o.id = e.origin ORDER BY o.name, e.seq",
 };
 
 int term_state_hash(term *t, uint8_t out[32], kassa_err *err)

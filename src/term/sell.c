@@ -107,7 +107,7 @@ int term_cart_discount(term_cart *cart, const char *sku, pricing_discount_kind k
 
 typedef struct sale_ctx {
     const term_cart *cart;
-    int64_t tendered;
+    const term_tender *tender;
     term_sale_result *res;
 } sale_ctx;
 
@@ -221,16 +221,43 @@ static int sale_tx(term *t, void *ctx, kassa_err *err)
     int rc = price_cart(t, cart, s, &res->totals, err);
     if (rc != KASSA_OK)
         return rc;
-    if (c->tendered < res->totals.total) {
-        char due[MONEY_STR_SIZE], given[MONEY_STR_SIZE];
+    const term_tender *tender = c->tender;
+    int64_t card = tender->has_card ? tender->card.amount : 0, cash_due;
+    char due[MONEY_STR_SIZE], given[MONEY_STR_SIZE];
+    if (card > res->totals.total) {
+        money_format(card, given);
         money_format(res->totals.total, due);
-        money_format(c->tendered, given);
-        return kassa_fail(err, KASSA_ECONFLICT, "payment %s is less than the total %s", given, due);
+        return kassa_fail(err, KASSA_ECONFLICT, "card amount %s is more than the total %s", given,
+                          due);
+    }
+    if ((rc = term_cash_round(t, res->totals.total - card, &cash_due, err)) != KASSA_OK)
+        return rc;
+    if (tender->cash < cash_due) {
+        money_format(cash_due, due);
+        money_format(tender->cash, given);
+        return kassa_fail(err, KASSA_ECONFLICT, "payment %s is less than the %s %s", given,
+                          card ? "cash due" : "total", due);
     }
     if ((rc = audit_overrides(t, cart, err)) != KASSA_OK)
         return rc;
     snprintf(s->cashier, sizeof s->cashier, "%s", t->actor.cashier);
-    s->tendered = c->tendered;
+    s->tendered = tender->cash;
+    s->rounding = cash_due - (res->totals.total - card);
+    s->has_card = tender->has_card;
+    memset(&s->card, 0, sizeof s->card);
+    if (tender->has_card) {
+        s->card = tender->card;
+        if ((rc = term_pay_sale_step(t, &s->card, err)) != KASSA_OK)
+            return rc;
+    }
+    if (tender->override_by[0]) {
+        term_actor saved = t->actor;
+        snprintf(t->actor.supervisor, sizeof t->actor.supervisor, "%s", tender->override_by);
+        rc = term_audit_append(t, "saf_override", s->card.payment_id, tender->override_detail, err);
+        t->actor = saved;
+        if (rc != KASSA_OK)
+            return rc;
+    }
     kbuf_reset(&t->scratch);
     oplog_encode_sale(&t->scratch, s);
     oplog_op op;
@@ -239,26 +266,87 @@ static int sale_tx(term *t, void *ctx, kassa_err *err)
     snprintf(res->ref.origin, sizeof res->ref.origin, "%s", t->node_id);
     res->ref.seq = op.seq;
     res->hlc = op.hlc;
-    res->change = c->tendered - res->totals.total;
+    res->cash_due = cash_due;
+    res->change = tender->cash - cash_due;
     return KASSA_OK;
+}
+
+int term_sale_tender(term *t, const term_cart *cart, const term_tender *tender,
+                     term_sale_result *res, kassa_err *err)
+{
+    if (cart->n_lines == 0)
+        return kassa_fail(err, KASSA_EINVAL, "a sale needs at least one line");
+    if (tender->cash < 0 || tender->cash > PRICING_AMOUNT_MAX)
+        return kassa_fail(err, KASSA_EOVERFLOW, "payment amount out of range");
+    if (tender->has_card && (tender->card.amount <= 0 || tender->card.amount > PRICING_AMOUNT_MAX))
+        return kassa_fail(err, KASSA_EOVERFLOW, "card amount out of range");
+    if (tender->override_by[0] && !kassa_valid_id(tender->override_by, KASSA_ID_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "invalid manager id");
+    sale_ctx c = {cart, tender, res};
+    return term_in_tx(t, sale_tx, &c, err);
 }
 
 int term_sale(term *t, const term_cart *cart, int64_t tendered, term_sale_result *res,
               kassa_err *err)
 {
-    if (cart->n_lines == 0)
-        return kassa_fail(err, KASSA_EINVAL, "a sale needs at least one line");
-    if (tendered < 0 || tendered > PRICING_AMOUNT_MAX)
-        return kassa_fail(err, KASSA_EOVERFLOW, "payment amount out of range");
-    sale_ctx c = {cart, tendered, res};
-    return term_in_tx(t, sale_tx, &c, err);
+    term_tender tender = {.cash = tendered};
+    return term_sale_tender(t, cart, &tender, res, err);
+}
+
+/* ---- refunds to the original tenders ---- */
+
+/* Splits a refund of `total` against sale (ref, s): the card first, up to
+ * what it paid minus what it has had back; the rest in cash, rounded. A
+ * card part gets a refund id (a REFUND_DUE row) and sp says so. */
+static int refund_split(term *t, const oplog_sale_ref *ref, const oplog_sale *s, int64_t total,
+                        bool whole_sale, oplog_refund_split *sp, term_refund *out, kassa_err *err)
+{
+    memset(sp, 0, sizeof *sp);
+    memset(out, 0, sizeof *out);
+    out->total = total;
+    char id[KASSA_ID_MAX + 24];
+    oplog_sale_id(ref, id, sizeof id);
+    int rc;
+    if (s->has_card) {
+        term_card_payment p;
+        if ((rc = term_card_payment_get(t, s->card.payment_id, &p, err)) != KASSA_OK)
+            return rc;
+        if (p.outcome == OPLOG_PAY_DECLINED || p.outcome == OPLOG_PAY_EXPIRED)
+            return kassa_fail(err, KASSA_ECONFLICT,
+                              "sale %s: its offline card payment was %s when forwarded; it is "
+                              "in the review list, not refundable here",
+                              id, oplog_pay_outcome_name(p.outcome));
+        int64_t card_left = s->card.amount - p.refunded;
+        sp->card_amount = card_left <= 0 ? 0 : (card_left < total ? card_left : total);
+    }
+    int64_t cash = total - sp->card_amount, cash_rounded;
+    if (whole_sale) {
+        /* A void gives back exactly the cash the sale took. */
+        sp->rounding = s->rounding;
+    } else if (cash > 0) {
+        if ((rc = term_cash_round(t, cash, &cash_rounded, err)) != KASSA_OK)
+            return rc;
+        sp->rounding = cash_rounded - cash;
+    }
+    if (sp->card_amount > 0) {
+        snprintf(sp->payment_id, sizeof sp->payment_id, "%s", s->card.payment_id);
+        if ((rc = term_pay_insert(t, TERM_PAY_KIND_REFUND, TERM_PAY_REFUND_DUE, sp->card_amount,
+                                  s->card.token, s->card.payment_id, sp->refund_id, err)) !=
+            KASSA_OK)
+            return rc;
+        snprintf(out->refund_id, sizeof out->refund_id, "%s", sp->refund_id);
+        snprintf(out->last4, sizeof out->last4, "%s", s->card.last4);
+    }
+    out->card = sp->card_amount;
+    out->cash = oplog_refund_cash(total, sp);
+    return KASSA_OK;
 }
 
 /* ---- void ---- */
 
 typedef struct void_ctx {
     const oplog_sale_ref *ref;
-    int64_t refund;
+    term_refund refund;
 } void_ctx;
 
 /* A cashier's void or return needs a supervisor's approval; the operator's
@@ -293,18 +381,29 @@ static int void_tx(term *t, void *ctx, kassa_err *err)
         (rc = term_audit_append(t, "void", id, t->actor.reason, err)) != KASSA_OK)
         return rc;
     oplog_void v = {.sale = *c->ref, .refund = info.total};
+    if ((rc = refund_split(t, c->ref, sale, info.total, true, &v.split, &c->refund, err)) !=
+        KASSA_OK)
+        return rc;
     kbuf_reset(&t->scratch);
     oplog_encode_void(&t->scratch, &v);
-    c->refund = info.total;
     return term_append_local(t, OP_VOID, &t->scratch, NULL, err);
+}
+
+int term_void_ex(term *t, const oplog_sale_ref *sale, term_refund *refund, kassa_err *err)
+{
+    void_ctx c = {.ref = sale};
+    int rc = term_in_tx(t, void_tx, &c, err);
+    if (rc == KASSA_OK && refund)
+        *refund = c.refund;
+    return rc;
 }
 
 int term_void(term *t, const oplog_sale_ref *sale, int64_t *refund, kassa_err *err)
 {
-    void_ctx c = {sale, 0};
-    int rc = term_in_tx(t, void_tx, &c, err);
+    term_refund r;
+    int rc = term_void_ex(t, sale, &r, err);
     if (rc == KASSA_OK && refund)
-        *refund = c.refund;
+        *refund = r.total;
     return rc;
 }
 
@@ -314,7 +413,7 @@ typedef struct return_ctx {
     const oplog_sale_ref *ref;
     const term_return_req *req;
     oplog_sale_ref return_ref;
-    int64_t refund;
+    term_refund refund;
 } return_ctx;
 
 static const oplog_sale_line *sale_line(const oplog_sale *s, const char *sku)
@@ -372,7 +471,9 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
     snprintf(detail, sizeof detail, "refund %s%s%.200s", money, t->actor.reason[0] ? "; " : "",
              t->actor.reason);
     if ((rc = supervised(t, "a return", err)) != KASSA_OK ||
-        (rc = term_audit_append(t, "return", id, detail, err)) != KASSA_OK)
+        (rc = term_audit_append(t, "return", id, detail, err)) != KASSA_OK ||
+        (rc = refund_split(t, c->ref, sale, ret->refund, false, &ret->split, &c->refund, err)) !=
+            KASSA_OK)
         return rc;
     kbuf_reset(&t->scratch);
     oplog_encode_return(&t->scratch, ret);
@@ -381,12 +482,11 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
         return rc;
     snprintf(c->return_ref.origin, sizeof c->return_ref.origin, "%s", op.origin);
     c->return_ref.seq = op.seq;
-    c->refund = ret->refund;
     return KASSA_OK;
 }
 
-int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
-                oplog_sale_ref *return_ref, int64_t *refund, kassa_err *err)
+int term_return_ex(term *t, const oplog_sale_ref *sale, const term_return_req *req,
+                   oplog_sale_ref *return_ref, term_refund *refund, kassa_err *err)
 {
     if (req->n_lines == 0 || req->n_lines > OPLOG_SALE_LINES_MAX)
         return kassa_fail(err, KASSA_EINVAL, "a return needs 1..%d lines", OPLOG_SALE_LINES_MAX);
@@ -398,6 +498,16 @@ int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
         if (refund)
             *refund = c.refund;
     }
+    return rc;
+}
+
+int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
+                oplog_sale_ref *return_ref, int64_t *refund, kassa_err *err)
+{
+    term_refund r;
+    int rc = term_return_ex(t, sale, req, return_ref, &r, err);
+    if (rc == KASSA_OK && refund)
+        *refund = r.total;
     return rc;
 }
 

@@ -149,17 +149,58 @@ int term_cart_price(term *t, const term_cart *cart, oplog_sale *lines, pricing_t
 typedef struct term_sale_result {
     oplog_sale_ref ref;
     hlc_ts hlc;
-    oplog_sale sale; /* resolved lines as recorded */
+    oplog_sale sale; /* resolved lines and tenders as recorded */
     pricing_totals totals;
+    int64_t cash_due; /* total + rounding - card */
     int64_t change;
 } term_sale_result;
+
+/* How a sale is paid: cash, one card, or both. */
+typedef struct term_tender {
+    int64_t cash; /* cash handed over */
+    bool has_card;
+    /* The card payment, read and decided by the card path (kassad); its
+     * payment id must be this terminal's, in state TERM_PAY_AUTHORIZING:
+     * the sale moves it to TERM_PAY_CAPTURE_DUE (online) or
+     * TERM_PAY_STORED (offline) in the same transaction. */
+    oplog_card_tender card;
+    /* An offline card payment above the limits, allowed by this manager
+     * (audited as "saf_override" with override_detail); "" when none. */
+    char override_by[KASSA_ID_MAX + 1];
+    char override_detail[OPLOG_AUDIT_DETAIL_MAX + 1];
+} term_tender;
 
 /* Prices the cart from the catalog and records a cash sale. Unknown SKU,
  * tendered < total, or any pricing error: nothing is written. */
 int term_sale(term *t, const term_cart *cart, int64_t tendered, term_sale_result *res,
               kassa_err *err);
-/* Voids a whole sale (refunding its total in cash). Refused when the sale
- * is already voided or has returns. */
+/* term_sale paid as the tender says. The cash part (total - card) is
+ * rounded by the cash rounding rule (term_cash_round); the card pays
+ * 1..total. */
+int term_sale_tender(term *t, const term_cart *cart, const term_tender *tender,
+                     term_sale_result *res, kassa_err *err);
+/* Rounds a cash amount by the store's rule: setting "cash_rounding.CUR"
+ * (CUR: setting "currency", default EUR) holds the increment in minor
+ * units, one of 1 (none, the default), 5, 10, 20, 25, 50, 100; halves
+ * round up (2.5 -> 5). */
+int term_cash_round(term *t, int64_t amount, int64_t *rounded, kassa_err *err);
+/* Where a refund goes: back to the original tenders. The sale's card gets
+ * back what it paid and has not had back yet, first; the rest is cash,
+ * rounded by the cash rounding rule. A card part is a card refund this
+ * terminal sends to the processor (TERM_PAY_REFUND_DUE). */
+typedef struct term_refund {
+    int64_t total; /* before cash rounding */
+    int64_t cash;  /* handed back from the drawer */
+    int64_t card;  /* back to the card */
+    char refund_id[OPLOG_PAY_ID_MAX + 1];
+    char last4[5];
+} term_refund;
+
+/* Voids a whole sale, refunding what was paid to its tenders (refund may
+ * be NULL). Refused when the sale is already voided or has returns, and
+ * when its offline card payment was declined (it is for review). */
+int term_void_ex(term *t, const oplog_sale_ref *sale, term_refund *refund, kassa_err *err);
+/* term_void_ex giving only the refund's total (before cash rounding). */
 int term_void(term *t, const oplog_sale_ref *sale, int64_t *refund, kassa_err *err);
 
 typedef struct term_return_req {
@@ -171,7 +212,10 @@ typedef struct term_return_req {
 } term_return_req;
 
 /* Returns units of a sale; refuses more than was sold minus returned so far
- * and a voided sale. *refund gets the cash refunded. */
+ * and a voided sale. *refund (may be NULL) says where the money goes. */
+int term_return_ex(term *t, const oplog_sale_ref *sale, const term_return_req *req,
+                   oplog_sale_ref *return_ref, term_refund *refund, kassa_err *err);
+/* term_return_ex giving only the refund's total (before cash rounding). */
 int term_return(term *t, const oplog_sale_ref *sale, const term_return_req *req,
                 oplog_sale_ref *return_ref, int64_t *refund, kassa_err *err);
 
@@ -186,6 +230,26 @@ int term_stock_each(term *t, term_stock_cb cb, void *ctx, kassa_err *err);
 /* Opens the drawer without a sale: an audit operation (needs
  * t->actor.supervisor; reason 1..200 bytes). */
 int term_drawer_open(term *t, const char *reason, kassa_err *err);
+
+/* Drawer cash movements by the cashier in t->actor: a float put in, a drop
+ * taken to the safe (amount 1..PRICING_AMOUNT_MAX; a drop of more than the
+ * drawer holds is refused), or a count (counted >= 0): the count records
+ * counted minus this terminal's drawer (over > 0, short < 0) in *delta and
+ * books it, so the drawer then holds what was counted. */
+int term_drawer_move(term *t, oplog_drawer_action action, int64_t amount, int64_t *delta,
+                     kassa_err *err);
+
+typedef struct term_drawer_event {
+    oplog_sale_ref ref;
+    hlc_ts hlc;
+    char origin[KASSA_ID_MAX + 1];
+    oplog_drawer d;
+} term_drawer_event;
+typedef int (*term_drawer_cb)(const term_drawer_event *e, void *ctx);
+/* One drawer's floats, drops and counts (node NULL: every drawer), newest
+ * first, at most limit. */
+int term_drawer_events(term *t, const char *node, size_t limit, term_drawer_cb cb, void *ctx,
+                       kassa_err *err);
 
 /* ---- cashiers ---- */
 
@@ -346,6 +410,125 @@ int term_raft_compact(term *t, uint64_t index, kassa_err *err);
  * TERM_STARTS_KEPT starts. */
 #define TERM_STARTS_KEPT 32
 int term_note_start(term *t, uint64_t now_ms, uint32_t *starts_last_day, kassa_err *err);
+
+/* ---- card payments (term/payment.c, docs/PAYMENTS.md) ----
+ * This terminal's dealings with the processor: one row per payment or
+ * refund id, a state machine that is committed before each step it
+ * stands for, so a crash anywhere leaves a row that says what to do:
+ *
+ *   READING -> AUTHORIZING -> (sale, online)  CAPTURE_DUE -> DONE
+ *                          -> (sale, offline) STORED      -> DONE + outcome op
+ *                          -> (no sale)       REVERSE_DUE -> DONE
+ *   READING -> DONE (no card, or refused before the processor was asked)
+ *   (void/return) REFUND_DUE -> DONE + outcome op
+ *
+ * At start, term_pay_recover settles what a crash interrupted: READING
+ * rows were never sent (DONE), AUTHORIZING rows may hold an approval with
+ * no sale: REVERSE_DUE. */
+
+#define TERM_PAY_BLOB_MAX 512
+
+typedef enum {
+    TERM_PAY_READING = 1,
+    TERM_PAY_AUTHORIZING = 2,
+    TERM_PAY_CAPTURE_DUE = 3,
+    TERM_PAY_STORED = 4,
+    TERM_PAY_REVERSE_DUE = 5,
+    TERM_PAY_REFUND_DUE = 6,
+    TERM_PAY_DONE = 7,
+} term_pay_state;
+
+const char *term_pay_state_name(term_pay_state s);
+
+typedef enum {
+    TERM_PAY_KIND_PAYMENT = 1,
+    TERM_PAY_KIND_REFUND = 2,
+} term_pay_kind;
+
+typedef struct term_pay {
+    int64_t n; /* order of creation on this terminal */
+    char id[OPLOG_PAY_ID_MAX + 1];
+    term_pay_kind kind;
+    term_pay_state state;
+    int64_t amount;
+    char token[OPLOG_TOKEN_MAX + 1];
+    char payment_id[OPLOG_PAY_ID_MAX + 1]; /* refund: the payment refunded */
+    uint8_t blob[TERM_PAY_BLOB_MAX];       /* sealed card data; 0 bytes once decided */
+    size_t blob_len;
+    int64_t created_ms;
+    int64_t stored_ms; /* offline: when the sale committed */
+    int64_t attempts;  /* failed sends */
+    char result[32];   /* DONE: how it ended */
+    char last_error[128];
+} term_pay;
+
+/* Reserves a payment id ("NODE.Pn") for amount before the reader is asked. */
+int term_pay_reserve(term *t, int64_t amount, char id[OPLOG_PAY_ID_MAX + 1], kassa_err *err);
+/* READING -> AUTHORIZING: the card was read; committed before the
+ * processor is asked. */
+int term_pay_card_read(term *t, const char *id, const char *token, const uint8_t *blob,
+                       size_t blob_len, kassa_err *err);
+int term_pay_get(term *t, const char *id, term_pay *out, kassa_err *err);
+/* The sale will not happen: READING -> DONE, AUTHORIZING -> REVERSE_DUE
+ * (the processor may hold an approval: release it). why: e.g.
+ * "declined:insufficient_funds", "reader:timeout". */
+int term_pay_abandon(term *t, const char *id, const char *why, kassa_err *err);
+/* The processor's final word on a row with work to send: DONE with result.
+ * For a STORED payment (outcome APPROVED, DECLINED or EXPIRED) and for a
+ * refund (REFUNDED, REFUND_DECLINED) an outcome operation is appended in
+ * the same transaction; outcome 0 for the others. */
+int term_pay_finish(term *t, const char *id, int outcome, const char *reason, const char *auth_code,
+                    kassa_err *err);
+/* A send failed (no answer, 5xx, garbage): counted, the row stays due. */
+int term_pay_attempt_failed(term *t, const char *id, const char *error, kassa_err *err);
+/* Rows with work to send (CAPTURE_DUE, STORED, REVERSE_DUE, REFUND_DUE)
+ * with n > after_n, in creation order, at most max. */
+int term_pay_due(term *t, int64_t after_n, size_t max, term_pay *out, size_t *n_out,
+                 kassa_err *err);
+int term_pay_recover(term *t, size_t *abandoned, size_t *to_reverse, kassa_err *err);
+
+/* Store-and-forward exposure of this terminal: stored payments not yet
+ * forwarded, and how many of them are on one card token (token may be
+ * NULL). */
+typedef struct term_saf_totals {
+    size_t count;
+    int64_t amount;
+    int64_t oldest_ms; /* 0 when none */
+    size_t token_count;
+} term_saf_totals;
+int term_saf_get(term *t, const char *token, term_saf_totals *out, kassa_err *err);
+
+/* The store's card payments and refunds as replicated (any terminal's). */
+typedef struct term_card_payment {
+    char id[OPLOG_PAY_ID_MAX + 1];
+    term_pay_kind kind;
+    char payment_id[OPLOG_PAY_ID_MAX + 1]; /* refund: the payment */
+    oplog_sale_ref sale;
+    hlc_ts hlc;
+    int64_t amount;
+    char token[OPLOG_TOKEN_MAX + 1];
+    char brand[OPLOG_BRAND_MAX + 1];
+    char last4[5];
+    int mode; /* oplog_card_mode; 0 for refunds */
+    char auth_code[OPLOG_AUTH_CODE_MAX + 1];
+    int outcome; /* oplog_pay_outcome; 0: none recorded yet */
+    char reason[OPLOG_REASON_MAX + 1];
+    hlc_ts outcome_hlc;
+    int64_t refunded; /* payments: card refunds made against it */
+    char resolved_by[KASSA_ID_MAX + 1];
+    char resolved_note[OPLOG_AUDIT_DETAIL_MAX + 1];
+    hlc_ts resolved_hlc; /* 0: not resolved */
+} term_card_payment;
+
+int term_card_payment_get(term *t, const char *id, term_card_payment *out, kassa_err *err);
+typedef int (*term_card_payment_cb)(const term_card_payment *p, void *ctx);
+/* The review list: offline payments declined or expired when forwarded
+ * and refused card refunds, oldest first; resolved ones too when asked. */
+int term_pay_review_each(term *t, bool with_resolved, term_card_payment_cb cb, void *ctx,
+                         kassa_err *err);
+/* A manager (t->actor.cashier or .supervisor) closes a review item with a
+ * note: a replicated outcome operation. */
+int term_pay_resolve(term *t, const char *id, const char *note, kassa_err *err);
 
 /* ---- checks ---- */
 

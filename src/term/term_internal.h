@@ -141,6 +141,15 @@ int term_count(term *t, const char *sql, size_t *n, kassa_err *err);
 int term_audit_append(term *t, const char *action, const char *subject, const char *detail,
                       kassa_err *err);
 
+/* payment.c: a new pay_local row with the next id (inside a transaction). */
+int term_pay_insert(term *t, term_pay_kind kind, term_pay_state state, int64_t amount,
+                    const char *token, const char *payment_id, char id[OPLOG_PAY_ID_MAX + 1],
+                    kassa_err *err);
+/* The sale paid by card moves its payment on (inside the sale's transaction). */
+int term_pay_sale_step(term *t, const oplog_card_tender *card, kassa_err *err);
+/* Appends an OP_PAYMENT operation (inside a transaction). */
+int term_pay_outcome_append(term *t, const oplog_payment *pay, kassa_err *err);
+
 int term_meta_set(term *t, const char *key, const char *value, kassa_err *err);
 /* KASSA_ENOTFOUND when the key was never set. */
 int term_meta_get(term *t, const char *key, char *out, size_t size, kassa_err *err);

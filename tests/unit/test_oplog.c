@@ -292,7 +292,7 @@ static void test_kind_names(void **state)
     (void)state;
     static const char *const want[] = {"unknown",     "catalog_set",   "sale",        "void",
                                        "return",      "stock_receive", "stock_count", "setting_set",
-                                       "cashier_set", "audit"};
+                                       "cashier_set", "audit",         "payment",     "drawer"};
     for (int k = 0; k <= OP_KIND_MAX; k++)
         assert_string_equal(oplog_kind_name(k), want[k]);
     assert_string_equal(oplog_kind_name(OP_KIND_MAX + 1), "unknown");

@@ -1122,6 +1122,17 @@ static void seed_payload(int kind, int i, kbuf *b)
         u->cashier.role = 2;
         strcpy(u->cashier.pin_hash, "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA");
         break;
+    case OP_PAYMENT:
+        snprintf(u->payment.id, sizeof u->payment.id, "till-01.P%d", i);
+        u->payment.outcome = OPLOG_PAY_DECLINED;
+        strcpy(u->payment.reason, "insufficient_funds");
+        break;
+    case OP_DRAWER:
+        u->drawer.action = OPLOG_DRAWER_COUNT;
+        u->drawer.amount = 15000;
+        u->drawer.delta = -250;
+        strcpy(u->drawer.cashier, "c01");
+        break;
     default:
         strcpy(u->audit.action, "no_sale");
         strcpy(u->audit.cashier, "c01");
@@ -1165,7 +1176,7 @@ static void test_ops_corpus_seeds(void **state)
     memset(mix, 0, sizeof mix);
     static const uint8_t zero[OPLOG_HASH_SIZE];
 
-    /* One run of every kind: till-01 seq 1..9. */
+    /* One run of every kind: till-01 seq 1..OP_KIND_MAX. */
     for (int i = 0; i < RUN; i++) {
         kbuf_init(&pl[i]);
         seed_payload(i + 1, i, &pl[i]);
@@ -1246,7 +1257,9 @@ static void test_ops_corpus_seeds(void **state)
     frame_protobuf(&fr, &pb);
     kassa_err err;
     assert_int_equal(decode_ops_raw(pb.data, pb.len, &err), KASSA_ECORRUPT);
-    assert_true(tu_contains(err.msg, "till-01/9: hash chain broken"));
+    char want[64];
+    snprintf(want, sizeof want, "till-01/%d: hash chain broken", RUN); /* the run's last op */
+    assert_true(tu_contains(err.msg, want));
     assert_int_equal(tu_seed_write(dir, "30_ops_run_tampered_protobuf", pb.data, pb.len), 0);
     kbuf_free(&pb);
     run[4].hlc -= 1;
