@@ -294,12 +294,16 @@ static bool read_sale_tenders(kreader *r, oplog_sale *s)
             !kreader_u8(r, &has_card) || has_card > 1)
             return false;
         s->has_card = has_card;
-        if (s->has_card && (!read_card_tender(r, &s->card) || s->card.amount > s->total))
+        /* The section is written only when it says something: one
+         * encoding per sale. */
+        if ((!s->has_card && s->rounding == 0) ||
+            (s->has_card && (!read_card_tender(r, &s->card) || s->card.amount > s->total)))
             return false;
     }
+    /* Rounding applies to a cash part only (it may round it to zero). */
+    int64_t cash_part = s->total - (s->has_card ? s->card.amount : 0);
     int64_t cash_due = oplog_sale_cash_due(s);
-    /* Rounding applies to a cash part only. */
-    return cash_due >= 0 && (cash_due > 0 || s->rounding == 0) && s->tendered >= cash_due;
+    return cash_due >= 0 && (cash_part > 0 || s->rounding == 0) && s->tendered >= cash_due;
 }
 
 int oplog_decode_sale(const uint8_t *p, size_t n, oplog_sale *s, kassa_err *err)
@@ -359,13 +363,14 @@ static bool read_refund_split(kreader *r, int64_t refund, oplog_refund_split *sp
         return true;
     uint8_t version;
     if (!kreader_u8(r, &version) || version != 1 || !read_rounding(r, &sp->rounding) ||
-        !read_amount(r, &sp->card_amount) || sp->card_amount > refund)
+        !read_amount(r, &sp->card_amount) || sp->card_amount > refund ||
+        (sp->rounding == 0 && sp->card_amount == 0)) /* one encoding per refund */
         return false;
     if (sp->card_amount > 0 && (!read_id(r, sp->refund_id, sizeof sp->refund_id) ||
                                 !read_id(r, sp->payment_id, sizeof sp->payment_id)))
         return false;
-    int64_t cash = oplog_refund_cash(refund, sp);
-    return cash >= 0 && (cash > 0 || sp->rounding == 0);
+    /* Rounding applies to a cash part only (it may round it to zero). */
+    return oplog_refund_cash(refund, sp) >= 0 && (refund > sp->card_amount || sp->rounding == 0);
 }
 
 /* ---- void ---- */

@@ -12,8 +12,7 @@ static const struct {
     int32_t rate_bp;
 } DEFAULT_TAX[] = {{"standard", 2000}, {"reduced", 550}, {"zero", 0}};
 
-static int setting_get(term *t, const char *key, char *out, size_t size, bool *found,
-                       kassa_err *err)
+int term_setting_get(term *t, const char *key, char *out, size_t size, bool *found, kassa_err *err)
 {
     static const char SQL[] = "SELECT value FROM settings WHERE key = ?1";
     *found = false;
@@ -37,7 +36,7 @@ int term_tax_rate(term *t, const char *tax_class, int32_t *rate_bp, kassa_err *e
     if ((size_t)snprintf(key, sizeof key, "tax.%s", tax_class) >= sizeof key)
         return kassa_fail(err, KASSA_EINVAL, "tax class \"%s\" too long", tax_class);
     bool found;
-    int rc = setting_get(t, key, value, sizeof value, &found, err);
+    int rc = term_setting_get(t, key, value, sizeof value, &found, err);
     if (rc != KASSA_OK)
         return rc;
     if (found) {
@@ -67,19 +66,20 @@ int term_cash_round(term *t, int64_t amount, int64_t *rounded, kassa_err *err)
     char currency[OPLOG_SETTING_VALUE_MAX + 1], key[OPLOG_SETTING_KEY_MAX + 1],
         value[OPLOG_SETTING_VALUE_MAX + 1];
     bool found;
-    int rc = setting_get(t, "currency", currency, sizeof currency, &found, err);
+    int rc = term_setting_get(t, "currency", currency, sizeof currency, &found, err);
     if (rc != KASSA_OK)
         return rc;
     if (!found)
         snprintf(currency, sizeof currency, "EUR");
     if ((size_t)snprintf(key, sizeof key, "cash_rounding.%s", currency) >= sizeof key)
         return kassa_fail(err, KASSA_ECORRUPT, "currency \"%s\" too long", currency);
-    if ((rc = setting_get(t, key, value, sizeof value, &found, err)) != KASSA_OK)
+    if ((rc = term_setting_get(t, key, value, sizeof value, &found, err)) != KASSA_OK)
         return rc;
     int64_t increment = 1;
     if (found) {
         char *end;
-        increment = strtol(value, &end, 10);
+        increment = value[0] >= '1' && value[0] <= '9' ? strtol(value, &end, 10) : 0;
+        end = increment ? end : value;
         bool known = false;
         for (size_t i = 0; i < KASSA_ARRAY_LEN(ROUNDING_INCREMENTS); i++)
             known = known || (*end == '\0' && end != value && increment == ROUNDING_INCREMENTS[i]);

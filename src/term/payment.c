@@ -6,8 +6,12 @@
  */
 #include "term/term_internal.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Hex digits of a database's payment id tag (term_pay_insert). */
+#define PAY_TAG_HEX 8
 
 const char *term_pay_state_name(term_pay_state s)
 {
@@ -80,7 +84,19 @@ int term_pay_insert(term *t, term_pay_kind kind, term_pay_state state, int64_t a
     int rc = term_count(t, NEXT, &n, err);
     if (rc != KASSA_OK)
         return rc;
-    snprintf(id, OPLOG_PAY_ID_MAX + 1, "%s.P%zu", t->node_id, n);
+    /* pay_local is this database's own: a terminal rebuilt under the same
+     * node id starts counting again. The database's random tag keeps its
+     * ids apart from the old ones, which the store and the processor know. */
+    char tag[PAY_TAG_HEX + 1];
+    if ((rc = term_meta_get(t, "pay_tag", tag, sizeof tag, err)) == KASSA_ENOTFOUND) {
+        uint8_t raw[PAY_TAG_HEX / 2];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(tag, sizeof tag, raw, sizeof raw);
+        rc = term_meta_set(t, "pay_tag", tag, err);
+    }
+    if (rc != KASSA_OK)
+        return rc;
+    snprintf(id, OPLOG_PAY_ID_MAX + 1, "%s.%s.P%zu", t->node_id, tag, n);
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;
@@ -249,6 +265,18 @@ int term_pay_abandon(term *t, const char *id, const char *why, kassa_err *err)
     return term_in_tx(t, abandon_tx, &c, err);
 }
 
+int term_pay_declined(term *t, const char *id, const char *reason, kassa_err *err)
+{
+    char result[32];
+    snprintf(result, sizeof result, "declined:%.20s", reason);
+    pay_step s = {.id = id,
+                  .from = TERM_PAY_AUTHORIZING,
+                  .to = TERM_PAY_DONE,
+                  .clear_blob = true,
+                  .result = result};
+    return term_in_tx(t, pay_move_tx, &s, err);
+}
+
 /* ---- outcomes ---- */
 
 int term_pay_outcome_append(term *t, const oplog_payment *pay, kassa_err *err)
@@ -322,14 +350,17 @@ typedef struct failed_ctx {
 static int failed_tx(term *t, void *ctx, kassa_err *err)
 {
     static const char SQL[] = "UPDATE pay_local SET attempts = attempts + 1, last_error = ?2 "
-                              "WHERE id = ?1";
+                              "WHERE id = ?1 AND state IN (3, 4, 5, 6)";
     failed_ctx *c = ctx;
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
     if (!st)
         return err->code;
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->error, -1, SQLITE_STATIC);
-    return store_step_done(&t->st, st, "payment", err);
+    int rc = store_step_done(&t->st, st, "payment", err);
+    if (rc == KASSA_OK && sqlite3_changes(t->st.db) != 1)
+        return kassa_fail(err, KASSA_ECONFLICT, "payment %s has nothing to send", c->id);
+    return rc;
 }
 
 int term_pay_attempt_failed(term *t, const char *id, const char *error, kassa_err *err)
@@ -400,9 +431,11 @@ int term_pay_recover(term *t, size_t *abandoned, size_t *to_reverse, kassa_err *
 
 int term_saf_get(term *t, const char *token, term_saf_totals *out, kassa_err *err)
 {
-    static const char SQL[] =
-        "SELECT count(*), coalesce(sum(amount), 0), coalesce(min(stored_ms), 0), "
-        "coalesce(sum(token = ?1), 0) FROM pay_local WHERE state = 4";
+    static const char SQL[] = "SELECT coalesce(sum(state = 4), 0), coalesce(sum(CASE WHEN state = "
+                              "4 THEN amount END), 0), "
+                              "coalesce(min(CASE WHEN state = 4 THEN stored_ms END), 0), "
+                              "coalesce(sum(state = 4 AND token = ?1), 0), count(*) FROM pay_local "
+                              "WHERE state IN (3, 4, 5, 6)";
     _Static_assert(TERM_PAY_STORED == 4, "state in the statement above");
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
@@ -415,6 +448,7 @@ int term_saf_get(term *t, const char *token, term_saf_totals *out, kassa_err *er
         out->amount = sqlite3_column_int64(st, 1);
         out->oldest_ms = sqlite3_column_int64(st, 2);
         out->token_count = token ? (size_t)sqlite3_column_int64(st, 3) : 0;
+        out->due = (size_t)sqlite3_column_int64(st, 4);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? KASSA_OK : store_error(&t->st, rc, "payments", err);

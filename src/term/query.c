@@ -260,8 +260,20 @@ int term_receipt(term *t, const oplog_sale_ref *ref, kbuf *out, kassa_err *err)
     receipt_row(out, "Subtotal", subtotal);
     receipt_row(out, "Tax", s->tax);
     receipt_row(out, "TOTAL", s->total);
-    receipt_row(out, "Cash", s->tendered);
-    receipt_row(out, "Change", s->tendered - s->total);
+    if (s->has_card) {
+        /* Never more of the card than the last four digits. */
+        const oplog_card_tender *c = &s->card;
+        snprintf(line, sizeof line, "Card %s ****%s%s%s", c->brand, c->last4,
+                 c->mode == OPLOG_CARD_OFFLINE ? " (offline)" : "  auth ",
+                 c->mode == OPLOG_CARD_OFFLINE ? "" : c->auth_code);
+        receipt_row(out, line, c->amount);
+    }
+    if (s->rounding != 0)
+        receipt_row(out, "Cash rounding", s->rounding);
+    if (s->tendered > 0 || !s->has_card) {
+        receipt_row(out, "Cash", s->tendered);
+        receipt_row(out, "Change", s->tendered - oplog_sale_cash_due(s));
+    }
     if (info.voided)
         receipt_text(out, "*** VOIDED ***");
     if (info.refunded > 0)

@@ -110,6 +110,8 @@ int term_catalog_search(term *t, const char *prefix, size_t limit, term_item_cb 
  * (20 %), reduced (5.5 %) and zero exist from the start. */
 int term_tax_rate(term *t, const char *tax_class, int32_t *rate_bp, kassa_err *err);
 int term_setting_set(term *t, const char *key, const char *value, kassa_err *err);
+/* A setting's value; *found false (and out untouched) when never set. */
+int term_setting_get(term *t, const char *key, char *out, size_t size, bool *found, kassa_err *err);
 
 /* ---- selling ---- */
 
@@ -473,6 +475,9 @@ int term_pay_get(term *t, const char *id, term_pay *out, kassa_err *err);
  * (the processor may hold an approval: release it). why: e.g.
  * "declined:insufficient_funds", "reader:timeout". */
 int term_pay_abandon(term *t, const char *id, const char *why, kassa_err *err);
+/* The processor declined an online authorisation: AUTHORIZING -> DONE
+ * (no hold to release). */
+int term_pay_declined(term *t, const char *id, const char *reason, kassa_err *err);
 /* The processor's final word on a row with work to send: DONE with result.
  * For a STORED payment (outcome APPROVED, DECLINED or EXPIRED) and for a
  * refund (REFUNDED, REFUND_DECLINED) an outcome operation is appended in
@@ -495,6 +500,7 @@ typedef struct term_saf_totals {
     int64_t amount;
     int64_t oldest_ms; /* 0 when none */
     size_t token_count;
+    size_t due; /* every row with work to send (captures, reversals, refunds too) */
 } term_saf_totals;
 int term_saf_get(term *t, const char *token, term_saf_totals *out, kassa_err *err);
 

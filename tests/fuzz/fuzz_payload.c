@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the operation payload decoders. The first byte selects
- * the kind (low four bits: 1..9 the OP_* kinds, 0 and 10..15 unknown
+ * the kind (low four bits: 1..11 the OP_* kinds, 0 and 12..15 unknown
  * kinds), the rest is the payload.
  *
  * Invariants:
@@ -103,13 +103,57 @@ static void check_sale(const oplog_sale *s)
     tu_check(s->tax == tax);
     tu_check(tax <= total);
     tu_check(amount_ok(s->tendered));
-    tu_check(s->tendered >= s->total);
+    tu_check(s->rounding >= -OPLOG_ROUNDING_MAX && s->rounding <= OPLOG_ROUNDING_MAX);
+    int64_t card = 0;
+    if (s->has_card) {
+        const oplog_card_tender *c = &s->card;
+        check_str(c->payment_id, sizeof c->payment_id);
+        tu_check(kassa_valid_id(c->payment_id, OPLOG_PAY_ID_MAX));
+        tu_check(c->amount >= 1 && c->amount <= s->total);
+        tu_check(strlen(c->last4) == 4 && strspn(c->last4, "0123456789") == 4);
+        tu_check(c->exp_month >= 1 && c->exp_month <= 12);
+        tu_check(c->exp_year >= 2000 && c->exp_year <= 2099);
+        tu_check(c->mode == OPLOG_CARD_ONLINE || c->mode == OPLOG_CARD_OFFLINE);
+        tu_check((c->mode == OPLOG_CARD_ONLINE) == (c->auth_code[0] != '\0'));
+        card = c->amount;
+    }
+    tu_check(s->total - card > 0 || s->rounding == 0);
+    tu_check(oplog_sale_cash_due(s) >= 0 && s->tendered >= oplog_sale_cash_due(s));
+}
+
+static int card_eq(const oplog_card_tender *a, const oplog_card_tender *b)
+{
+    return strcmp(a->payment_id, b->payment_id) == 0 && a->amount == b->amount &&
+           strcmp(a->token, b->token) == 0 && strcmp(a->brand, b->brand) == 0 &&
+           strcmp(a->last4, b->last4) == 0 && a->exp_month == b->exp_month &&
+           a->exp_year == b->exp_year && a->mode == b->mode &&
+           strcmp(a->auth_code, b->auth_code) == 0;
+}
+
+static void check_split(int64_t refund, const oplog_refund_split *sp)
+{
+    tu_check(sp->rounding >= -OPLOG_ROUNDING_MAX && sp->rounding <= OPLOG_ROUNDING_MAX);
+    tu_check(sp->card_amount >= 0 && sp->card_amount <= refund);
+    tu_check(oplog_refund_cash(refund, sp) >= 0);
+    if (sp->card_amount > 0)
+        tu_check(kassa_valid_id(sp->refund_id, OPLOG_PAY_ID_MAX) &&
+                 kassa_valid_id(sp->payment_id, OPLOG_PAY_ID_MAX));
+    else
+        tu_check(!sp->refund_id[0] && !sp->payment_id[0]);
+}
+
+static int split_eq(const oplog_refund_split *a, const oplog_refund_split *b)
+{
+    return a->rounding == b->rounding && a->card_amount == b->card_amount &&
+           strcmp(a->refund_id, b->refund_id) == 0 && strcmp(a->payment_id, b->payment_id) == 0;
 }
 
 static int sale_eq(const oplog_sale *a, const oplog_sale *b)
 {
     if (strcmp(a->cashier, b->cashier) != 0 || a->n_lines != b->n_lines ||
-        a->tendered != b->tendered || a->total != b->total || a->tax != b->tax)
+        a->tendered != b->tendered || a->total != b->total || a->tax != b->tax ||
+        a->rounding != b->rounding || a->has_card != b->has_card ||
+        (a->has_card && !card_eq(&a->card, &b->card)))
         return 0;
     for (size_t i = 0; i < a->n_lines; i++) {
         const oplog_sale_line *x = &a->lines[i], *y = &b->lines[i];
@@ -131,12 +175,13 @@ static void check_void(const oplog_void *v)
 {
     check_ref(&v->sale);
     tu_check(amount_ok(v->refund));
+    check_split(v->refund, &v->split);
 }
 
 static int void_eq(const oplog_void *a, const oplog_void *b)
 {
     return strcmp(a->sale.origin, b->sale.origin) == 0 && a->sale.seq == b->sale.seq &&
-           a->refund == b->refund;
+           a->refund == b->refund && split_eq(&a->split, &b->split);
 }
 
 static void check_return(const oplog_return *r)
@@ -154,12 +199,13 @@ static void check_return(const oplog_return *r)
     }
     tu_check(r->refund == refund);
     tu_check(amount_ok(r->refund));
+    check_split(r->refund, &r->split);
 }
 
 static int return_eq(const oplog_return *a, const oplog_return *b)
 {
     if (strcmp(a->sale.origin, b->sale.origin) != 0 || a->sale.seq != b->sale.seq ||
-        a->n_lines != b->n_lines || a->refund != b->refund)
+        a->n_lines != b->n_lines || a->refund != b->refund || !split_eq(&a->split, &b->split))
         return 0;
     for (size_t i = 0; i < a->n_lines; i++) {
         const oplog_return_line *x = &a->lines[i], *y = &b->lines[i];
@@ -231,6 +277,39 @@ static int audit_eq(const oplog_audit *a, const oplog_audit *b)
            strcmp(a->detail, b->detail) == 0;
 }
 
+static void check_payment(const oplog_payment *p)
+{
+    check_str(p->id, sizeof p->id);
+    tu_check(kassa_valid_id(p->id, OPLOG_PAY_ID_MAX));
+    tu_check(p->outcome >= 1 && p->outcome <= OPLOG_PAY_OUTCOME_MAX);
+    check_opt_id(p->cashier, sizeof p->cashier);
+    check_str(p->note, sizeof p->note);
+    tu_check(tu_no_controls(p->note));
+}
+
+static int payment_eq(const oplog_payment *a, const oplog_payment *b)
+{
+    return strcmp(a->id, b->id) == 0 && a->outcome == b->outcome &&
+           strcmp(a->reason, b->reason) == 0 && strcmp(a->auth_code, b->auth_code) == 0 &&
+           strcmp(a->cashier, b->cashier) == 0 && strcmp(a->note, b->note) == 0;
+}
+
+static void check_drawer(const oplog_drawer *d)
+{
+    tu_check(d->action >= OPLOG_DRAWER_FLOAT && d->action <= OPLOG_DRAWER_COUNT);
+    tu_check(amount_ok(d->amount));
+    tu_check(d->delta >= -PRICING_AMOUNT_MAX && d->delta <= PRICING_AMOUNT_MAX);
+    if (d->action != OPLOG_DRAWER_COUNT)
+        tu_check(d->amount > 0 && d->delta == 0);
+    check_opt_id(d->cashier, sizeof d->cashier);
+}
+
+static int drawer_eq(const oplog_drawer *a, const oplog_drawer *b)
+{
+    return a->action == b->action && a->amount == b->amount && a->delta == b->delta &&
+           strcmp(a->cashier, b->cashier) == 0;
+}
+
 /* ---- dispatch ---- */
 
 static void check_decoded(int kind, const oplog_payload *u)
@@ -261,6 +340,12 @@ static void check_decoded(int kind, const oplog_payload *u)
     case OP_AUDIT:
         check_audit(&u->audit);
         break;
+    case OP_PAYMENT:
+        check_payment(&u->payment);
+        break;
+    case OP_DRAWER:
+        check_drawer(&u->drawer);
+        break;
     default:
         abort();
     }
@@ -286,6 +371,10 @@ static int payload_eq(int kind, const oplog_payload *a, const oplog_payload *b)
         return cashier_eq(&a->cashier, &b->cashier);
     case OP_AUDIT:
         return audit_eq(&a->audit, &b->audit);
+    case OP_PAYMENT:
+        return payment_eq(&a->payment, &b->payment);
+    case OP_DRAWER:
+        return drawer_eq(&a->drawer, &b->drawer);
     default:
         abort();
     }
