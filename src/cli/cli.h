@@ -63,5 +63,9 @@ int cmd_status(cli *c);
 int cmd_cashier(cli *c);
 int cmd_audit(cli *c);
 int cmd_ca(cli *c);
+int cmd_payments(cli *c);
+int cmd_currency(cli *c);
+/* `drawer float|drop|count AMOUNT`, `drawer events` (cmd_pay.c). */
+int cli_drawer_move(cli *c, const char *action);
 
 #endif

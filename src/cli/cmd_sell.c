@@ -355,6 +355,10 @@ int cmd_conflicts(cli *c)
 
 int cmd_drawer(cli *c)
 {
+    static const char *const MOVES[] = {"float", "drop", "count", "events"};
+    for (size_t i = 0; c->argc >= 1 && i < KASSA_ARRAY_LEN(MOVES); i++)
+        if (strcmp(c->argv[0], MOVES[i]) == 0)
+            return cli_drawer_move(c, MOVES[i]);
     const char *node = NULL;
     if (c->argc == 2 && strcmp(c->argv[0], "--node") == 0)
         node = c->argv[1];

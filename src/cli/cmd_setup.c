@@ -169,3 +169,38 @@ int cmd_tax(cli *c)
     term_close(t);
     return rc;
 }
+
+/* `currency CUR [--rounding MINOR]`: the store's currency, and the cash
+ * rounding rule for it (docs/PAYMENTS.md). Checked here: a rule the
+ * pricing would refuse never reaches the store. */
+int cmd_currency(cli *c)
+{
+    static const char USAGE[] = "currency CUR [--rounding 1|5|10|20|25|50|100]";
+    if ((c->argc != 1 && c->argc != 3) || (c->argc == 3 && strcmp(c->argv[1], "--rounding") != 0))
+        return cli_usage(USAGE);
+    const char *cur = c->argv[0];
+    if (strlen(cur) != 3 || strspn(cur, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+        return cli_fail("currency must be three upper-case letters (ISO 4217), not \"%s\"", cur);
+    static const char *const INCREMENTS[] = {"1", "5", "10", "20", "25", "50", "100"};
+    const char *rounding = c->argc == 3 ? c->argv[2] : NULL;
+    bool known = rounding == NULL;
+    for (size_t i = 0; !known && i < KASSA_ARRAY_LEN(INCREMENTS); i++)
+        known = strcmp(rounding, INCREMENTS[i]) == 0;
+    if (!known)
+        return cli_usage(USAGE);
+    term *t;
+    int rc = cli_open(c, &t);
+    if (rc != CLI_OK)
+        return rc;
+    kassa_err err;
+    char key[OPLOG_SETTING_KEY_MAX + 1];
+    snprintf(key, sizeof key, "cash_rounding.%s", cur);
+    if (term_setting_set(t, "currency", cur, &err) != KASSA_OK ||
+        (rounding && term_setting_set(t, key, rounding, &err) != KASSA_OK))
+        rc = cli_fail_err(&err);
+    else
+        printf("currency %s%s%s\n", cur, rounding ? ", cash rounded to " : "",
+               rounding ? rounding : "");
+    term_close(t);
+    return rc;
+}

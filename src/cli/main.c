@@ -22,6 +22,7 @@ static const char USAGE[] =
     "  catalog list                       list items with stock\n"
     "  catalog set SKU [--name N] [--price P] [--barcode B] [--tax CLASS]\n"
     "  tax set CLASS PERCENT              set a tax class's rate\n"
+    "  currency CUR [--rounding MINOR]    the store's currency and its cash rounding\n"
     "  sale --line SKU:QTY [--line ...] [--discount SKU:PCT% | SKU:AMOUNT] --pay cash:AMOUNT\n"
     "  void SALE_ID                       void a whole sale\n"
     "  return SALE_ID --line SKU:QTY [--line ...]\n"
@@ -30,6 +31,11 @@ static const char USAGE[] =
     "  sales list                         all sales in time order\n"
     "  conflicts                          sales refunded twice or over-returned\n"
     "  drawer [--node ID]                 cash in the drawer(s)\n"
+    "  drawer float|drop|count AMOUNT     cash put in, taken to the safe, or counted\n"
+    "  drawer events                      this drawer's floats, drops and counts\n"
+    "  payments pending                   card payments waiting for the processor\n"
+    "  payments review [--all]            declined offline card payments, for the manager\n"
+    "  payments resolve ID --note TEXT    close a review item\n"
     "  export [--since VVFILE]            write operations to stdout\n"
     "  import FILE                        apply an export file\n"
     "  vv                                 version vector (what this terminal holds)\n"
@@ -184,6 +190,8 @@ static const struct {
     {"cashier", cmd_cashier},
     {"audit", cmd_audit},
     {"ca", cmd_ca},
+    {"payments", cmd_payments},
+    {"currency", cmd_currency},
     {"status", cmd_status},
 };
 

@@ -45,7 +45,7 @@ void kd_carts_close(kd_carts *c, kd_cart *cart)
 
 static bool idle(const kd_carts *c, const kd_cart *cart, int64_t now_ms)
 {
-    return now_ms - cart->last_used_ms >= c->idle_timeout_ms;
+    return !cart->paying && now_ms - cart->last_used_ms >= c->idle_timeout_ms;
 }
 
 size_t kd_carts_sweep(kd_carts *c, int64_t now_ms)
@@ -76,6 +76,7 @@ int kd_carts_open(kd_carts *c, const char *owner, int64_t now_ms, kd_cart **out,
     if (!cart)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory for a cart");
     cart->cart.n_lines = 0;
+    cart->paying = false;
     unsigned char raw[KD_CART_ID_BYTES];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2hex(cart->id, sizeof cart->id, raw, sizeof raw);

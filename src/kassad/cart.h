@@ -20,6 +20,7 @@ typedef struct kd_cart {
     char id[KD_CART_ID_SIZE];
     char owner[KASSA_ID_MAX + 1];
     int64_t last_used_ms; /* monotonic */
+    bool paying;          /* a card payment is in progress: no change, no expiry */
     term_cart cart;
 } kd_cart;
 

@@ -1,6 +1,7 @@
 /* config.c: kassad's settings table, the INI reader and the final checks. */
 #include "kassad/config.h"
 
+#include "pricing/pricing.h"
 #include "term/term.h"
 
 #include <errno.h>
@@ -66,6 +67,16 @@ static const setting SETTINGS[] = {
     {"raft", "election_max_ms", SET_INT, offsetof(kd_config, raft_election_max_ms), 0, 21, 600000},
     {"raft", "prefer_stable_ms", SET_INT, offsetof(kd_config, raft_prefer_stable_ms), 0, 0,
      86400000},
+    STR("payments", reader_socket),
+    INT("payments", reader_timeout_ms, 100, 600000),
+    STR("payments", processor),
+    INT("payments", processor_timeout_ms, 50, 120000),
+    INT("payments", offline_max_amount_minor, 0, PRICING_AMOUNT_MAX),
+    INT("payments", offline_max_pending_minor, 0, PRICING_AMOUNT_MAX),
+    INT("payments", offline_max_per_card, 0, 1000),
+    INT("payments", offline_max_age_s, 60, 90 * 86400),
+    INT("payments", forward_retry_min_ms, 10, 600000),
+    INT("payments", forward_retry_max_ms, 10, 3600000),
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -98,6 +109,14 @@ void kd_config_defaults(kd_config *c)
     c->raft_election_min_ms = 300;
     c->raft_election_max_ms = 500;
     c->raft_prefer_stable_ms = 30000;
+    c->reader_timeout_ms = 60000;
+    c->processor_timeout_ms = 5000;
+    c->offline_max_amount_minor = 20000;   /* 200.00 */
+    c->offline_max_pending_minor = 100000; /* 1,000.00 */
+    c->offline_max_per_card = 2;
+    c->offline_max_age_s = 3 * 86400;
+    c->forward_retry_min_ms = 1000;
+    c->forward_retry_max_ms = 60000;
     c->log_level = JLOG_INFO;
 }
 
@@ -253,6 +272,13 @@ int kd_config_finish(kd_config *c, kassa_err *err)
     kassa_err why;
     if (kd_split_addr(c->listen, c->listen_host, &c->listen_port, &why) != KASSA_OK)
         return kassa_fail(err, KASSA_EINVAL, "[api] listen: %s", why.msg);
+    if (c->processor[0] &&
+        (kd_split_addr(c->processor, c->processor_host, &c->processor_port, &why) != KASSA_OK ||
+         c->processor_port == 0))
+        return kassa_fail(err, KASSA_EINVAL, "[payments] processor: expected HOST:PORT");
+    if (c->forward_retry_max_ms < c->forward_retry_min_ms)
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[payments] forward_retry_max_ms must be at least forward_retry_min_ms");
     if (!c->peer_listen[0])
         return KASSA_OK;
     if (kd_split_addr(c->peer_listen, c->peer_listen_host, &c->peer_listen_port, &why) != KASSA_OK)

@@ -61,6 +61,21 @@ typedef struct kd_config {
     int64_t raft_election_min_ms;
     int64_t raft_election_max_ms;
     int64_t raft_prefer_stable_ms;
+    /* [payments]: the card path (docs/PAYMENTS.md); cards are refused
+     * while reader_socket is empty, and always handled offline while
+     * processor is empty. */
+    char reader_socket[KD_PATH_MAX_BYTES];
+    int64_t reader_timeout_ms;
+    char processor[KD_ADDR_MAX_BYTES]; /* HOST:PORT of the processor's API */
+    char processor_host[KD_HOST_MAX_BYTES];
+    uint16_t processor_port;
+    int64_t processor_timeout_ms;
+    int64_t offline_max_amount_minor;  /* per offline card payment */
+    int64_t offline_max_pending_minor; /* stored, not yet forwarded, this terminal */
+    int64_t offline_max_per_card;      /* stored payments on one card token */
+    int64_t offline_max_age_s;         /* a stored payment older expires */
+    int64_t forward_retry_min_ms;
+    int64_t forward_retry_max_ms;
     /* [log] */
     jlog_level log_level;
 } kd_config;

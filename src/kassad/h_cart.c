@@ -9,6 +9,7 @@
 #include "kassad/clock.h"
 #include "kassad/batch.h"
 #include "kassad/handlers.h"
+#include "kassad/pay.h"
 #include "kassad/reply.h"
 
 #include <stdio.h>
@@ -24,6 +25,18 @@ static kd_cart *find_cart(kd_req *r)
         kd_carts_find(&r->app->carts, kd_req_param(r, 0), r->session->cashier.id, kd_mono_ms());
     if (!c)
         kd_reply_error(r, 404, KD_E_NOT_FOUND, "no such cart");
+    return c;
+}
+
+/* find_cart for a change: refused while a card payment for the cart is
+ * in progress (the customer pays for what the cart held then). */
+static kd_cart *find_idle_cart(kd_req *r)
+{
+    kd_cart *c = find_cart(r);
+    if (c && c->paying) {
+        kd_reply_error(r, 409, KD_E_CONFLICT, "a card payment for this cart is in progress");
+        return NULL;
+    }
     return c;
 }
 
@@ -122,7 +135,7 @@ void h_cart_get(kd_req *r)
 
 void h_cart_delete(kd_req *r)
 {
-    kd_cart *c = find_cart(r);
+    kd_cart *c = find_idle_cart(r);
     if (!c)
         return;
     kd_carts_close(&r->app->carts, c);
@@ -141,7 +154,7 @@ static const kd_schema ADD = KD_SCHEMA(ADD_FIELDS);
 void h_cart_line_add(kd_req *r)
 {
     kd_app *app = r->app;
-    kd_cart *c = find_cart(r);
+    kd_cart *c = find_idle_cart(r);
     json_t *body = c ? kd_req_body(r, &ADD) : NULL;
     if (!body)
         return;
@@ -222,7 +235,7 @@ static int apply_patch(term_cart *next, const char *sku, const json_t *body, kas
 void h_cart_line_patch(kd_req *r)
 {
     kd_app *app = r->app;
-    kd_cart *c = find_cart(r);
+    kd_cart *c = find_idle_cart(r);
     json_t *body = c ? kd_req_body(r, &PATCH) : NULL;
     if (!body)
         return;
@@ -261,7 +274,7 @@ void h_cart_line_patch(kd_req *r)
 
 void h_cart_line_delete(kd_req *r)
 {
-    kd_cart *c = find_cart(r);
+    kd_cart *c = find_idle_cart(r);
     if (!c)
         return;
     term_cart *next = stage(r->app, c);
@@ -276,13 +289,15 @@ void h_cart_line_delete(kd_req *r)
 
 static const kd_field CHECKOUT_FIELDS[] = {
     {"tendered_minor", KD_T_INT, true, 0, PRICING_AMOUNT_MAX, NULL},
+    {"card_minor", KD_T_INT, false, 1, PRICING_AMOUNT_MAX, NULL},
+    {"manager", KD_T_OBJECT, false, 0, 0, &KD_SUPERVISOR_SCHEMA},
 };
 static const kd_schema CHECKOUT = KD_SCHEMA(CHECKOUT_FIELDS);
 
 void h_cart_checkout(kd_req *r)
 {
     kd_app *app = r->app;
-    kd_cart *c = find_cart(r);
+    kd_cart *c = find_idle_cart(r);
     /* Paid twice in one pass: the first payment commits, the second finds
      * no cart. */
     if (c && kd_batch_holds(app, c)) {
@@ -292,13 +307,34 @@ void h_cart_checkout(kd_req *r)
     json_t *body = c ? kd_req_body(r, &CHECKOUT) : NULL;
     if (!body)
         return;
-    int64_t tendered = 0;
+    int64_t tendered = 0, card = 0;
     kd_json_int(body, "tendered_minor", &tendered);
-    json_decref(body);
+    kd_json_int(body, "card_minor", &card);
+    const json_t *manager = json_object_get(body, "manager");
     if (c->cart.n_lines == 0) {
+        json_decref(body);
         kd_reply_error(r, 409, KD_E_CONFLICT, "the cart is empty");
         return;
     }
+    if (card > 0) {
+        /* Going beyond the offline limits needs a manager, checked now. */
+        term_cashier approver;
+        if (manager && kd_auth_approve(r, manager, &approver) != 0) {
+            json_decref(body);
+            return;
+        }
+        json_decref(body);
+        if (manager && approver.role < TERM_ROLE_MANAGER) {
+            kd_reply_error(r, 403, KD_E_FORBIDDEN,
+                           "%s is a %s: only a manager may allow an offline payment beyond "
+                           "the limits",
+                           approver.id, term_role_name(approver.role));
+            return;
+        }
+        kd_pay_checkout(r, c, tendered, card, manager ? approver.id : NULL);
+        return;
+    }
+    json_decref(body);
     /* term_sale audits each overridden price under the supervisor who
      * approved that line (kept on the line). */
     term_sale_result *res = app->result;

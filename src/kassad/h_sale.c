@@ -3,6 +3,7 @@
 #include "jlog/jlog.h"
 #include "kassad/auth.h"
 #include "kassad/handlers.h"
+#include "kassad/pay.h"
 #include "kassad/reply.h"
 
 #include <stdio.h>
@@ -47,18 +48,50 @@ static json_t *receipt_json(kd_app *app, const oplog_sale_ref *ref, const char *
     return s ? s : json_string("");
 }
 
+/* The CardPayment schema: the sale's card tender and what became of it. */
+json_t *kd_json_card(kd_app *app, const oplog_card_tender *c)
+{
+    term_card_payment cp;
+    kassa_err err;
+    const char *status = c->mode == OPLOG_CARD_ONLINE ? "approved" : "stored";
+    int64_t refunded = 0;
+    if (term_card_payment_get(app->t, c->payment_id, &cp, &err) == KASSA_OK) {
+        refunded = cp.refunded;
+        if (cp.outcome)
+            status = oplog_pay_outcome_name(cp.outcome);
+    }
+    return json_pack("{s:s,s:I,s:s,s:s,s:i,s:i,s:s,s:s,s:s,s:I}", "payment_id", c->payment_id,
+                     "amount_minor", (json_int_t)c->amount, "brand", c->brand, "last4", c->last4,
+                     "exp_month", c->exp_month, "exp_year", c->exp_year, "mode",
+                     c->mode == OPLOG_CARD_ONLINE ? "online" : "offline", "auth_code", c->auth_code,
+                     "status", status, "refunded_minor", (json_int_t)refunded);
+}
+
 json_t *kd_json_sale(kd_app *app, const oplog_sale_ref *ref, const term_sale_info *info,
                      const oplog_sale *sale)
 {
     char id[SALE_ID_SIZE];
     oplog_sale_id(ref, id, sizeof id);
-    return json_pack("{s:s,s:I,s:s,s:o,s:I,s:I,s:I,s:I,s:b,s:I,s:b,s:o}", "sale_id", id, "time_ms",
-                     (json_int_t)hlc_physical_ms(info->hlc), "cashier_id", sale->cashier, "lines",
-                     sale_lines_json(sale), "tax_minor", (json_int_t)sale->tax, "total_minor",
-                     (json_int_t)sale->total, "tendered_minor", (json_int_t)sale->tendered,
-                     "change_minor", (json_int_t)(sale->tendered - sale->total), "voided",
+    int64_t cash_due = oplog_sale_cash_due(sale);
+    return json_pack("{s:s,s:I,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I,s:b,s:o}", "sale_id", id,
+                     "time_ms", (json_int_t)hlc_physical_ms(info->hlc), "cashier_id", sale->cashier,
+                     "lines", sale_lines_json(sale), "tax_minor", (json_int_t)sale->tax,
+                     "total_minor", (json_int_t)sale->total, "tendered_minor",
+                     (json_int_t)sale->tendered, "cash_due_minor", (json_int_t)cash_due,
+                     "rounding_minor", (json_int_t)sale->rounding, "change_minor",
+                     (json_int_t)(sale->tendered - cash_due), "card",
+                     sale->has_card ? kd_json_card(app, &sale->card) : json_null(), "voided",
                      info->voided, "refunded_minor", (json_int_t)info->refunded, "conflict",
                      info->conflict, "receipt_text", receipt_json(app, ref, id));
+}
+
+/* Where a refund went (voids and returns). */
+static json_t *refund_json(const term_refund *rf)
+{
+    return json_pack("{s:I,s:I,s:I,s:s,s:s}", "refund_minor", (json_int_t)rf->total,
+                     "refund_cash_minor", (json_int_t)rf->cash, "refund_card_minor",
+                     (json_int_t)rf->card, "card_refund_id", rf->refund_id, "card_last4",
+                     rf->last4);
 }
 
 static json_t *summary_json(const term_sale_info *s)
@@ -157,15 +190,21 @@ void h_sale_void(kd_req *r)
     if (!body)
         return;
     json_decref(body);
-    int64_t refund;
+    term_refund rf;
     kassa_err err;
-    if (term_void(r->app->t, &ref, &refund, &err) != KASSA_OK) {
+    if (term_void_ex(r->app->t, &ref, &rf, &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
         return;
     }
-    log_action(r, "void", id, refund);
-    kd_reply_json(r, 200,
-                  json_pack("{s:s,s:I}", "sale_id", id, "refund_minor", (json_int_t)refund));
+    log_action(r, "void", id, rf.total);
+    if (rf.card > 0)
+        kd_pay_kick(r->app);
+    json_t *out = refund_json(&rf);
+    if (out && json_object_set_new(out, "sale_id", json_string(id)) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    kd_reply_json(r, 200, out);
 }
 
 static const kd_field RETURN_LINE_FIELDS[] = {
@@ -199,18 +238,24 @@ void h_sale_return(kd_req *r)
     }
     json_decref(body);
     oplog_sale_ref ret_ref;
-    int64_t refund;
+    term_refund rf;
     kassa_err err;
-    if (term_return(app->t, &ref, req, &ret_ref, &refund, &err) != KASSA_OK) {
+    if (term_return_ex(app->t, &ref, req, &ret_ref, &rf, &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
         return;
     }
     char ret_id[SALE_ID_SIZE];
     oplog_sale_id(&ret_ref, ret_id, sizeof ret_id);
-    log_action(r, "return", id, refund);
-    kd_reply_json(r, 201,
-                  json_pack("{s:s,s:s,s:I}", "return_id", ret_id, "sale_id", id, "refund_minor",
-                            (json_int_t)refund));
+    log_action(r, "return", id, rf.total);
+    if (rf.card > 0)
+        kd_pay_kick(app);
+    json_t *out = refund_json(&rf);
+    if (out && (json_object_set_new(out, "sale_id", json_string(id)) != 0 ||
+                json_object_set_new(out, "return_id", json_string(ret_id)) != 0)) {
+        json_decref(out);
+        out = NULL;
+    }
+    kd_reply_json(r, 201, out);
 }
 
 static const kd_field DRAWER_FIELDS[] = {

@@ -37,10 +37,21 @@ void h_sale_get(kd_req *r);
 void h_sale_void(kd_req *r);
 void h_sale_return(kd_req *r);
 void h_drawer_open(kd_req *r);
+/* h_pay.c: card payments waiting, forwarding, the review list; drawer */
+void h_payments_pending(kd_req *r);
+void h_payments_forward(kd_req *r);
+void h_payments_review(kd_req *r);
+void h_payment_resolve(kd_req *r);
+void h_drawer_get(kd_req *r);
+void h_drawer_float(kd_req *r);
+void h_drawer_drop(kd_req *r);
+void h_drawer_count(kd_req *r);
 
 /* Shared JSON shapes (the contract's schemas of the same names). */
 json_t *kd_json_item(const term_item *it);
 json_t *kd_json_cashier(const term_cashier *c);
+/* A sale's card tender and its fate (the CardPayment schema). */
+json_t *kd_json_card(kd_app *app, const oplog_card_tender *c);
 /* A recorded sale with its receipt (read from the terminal). */
 json_t *kd_json_sale(kd_app *app, const oplog_sale_ref *ref, const term_sale_info *info,
                      const oplog_sale *sale);

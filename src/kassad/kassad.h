@@ -58,6 +58,7 @@ typedef struct kd_app {
     kbuf text;                /* receipts, metrics */
 
     struct kd_batch *batch; /* checkouts waiting for their group commit */
+    struct kd_pay *pay;     /* the card path (pay.h) */
 
     /* Links to the store's other terminals (NULL when [peer] is off). */
     pki_identity id;

@@ -14,6 +14,7 @@
 #include "kassad/coord.h"
 #include "kassad/housekeeping.h"
 #include "kassad/kassad.h"
+#include "kassad/pay.h"
 #include "kassad/peers.h"
 #include "kassad/server.h"
 
@@ -184,7 +185,7 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
     if ((rc = kd_batch_init(app, err)) != KASSA_OK ||
         (rc = kd_housekeeping_start(app, err)) != KASSA_OK)
         return rc;
-    if ((rc = kd_peers_start(app, err)) != KASSA_OK)
+    if ((rc = kd_pay_start(app, err)) != KASSA_OK || (rc = kd_peers_start(app, err)) != KASSA_OK)
         return rc;
     return kd_coord_start(app, err);
 }
@@ -193,6 +194,7 @@ static void app_close(kd_app *app)
 {
     kd_coord_free(app);
     kd_peers_free(app);
+    kd_pay_free(app);
     kd_batch_free(app);
     kd_server_free(app);
     kd_housekeeping_free(app);

@@ -34,6 +34,9 @@ json_t *kd_json_text(const char *s);
 #define KD_E_LOCKED "locked"
 #define KD_E_STORAGE_FULL "storage_full"
 #define KD_E_INTERNAL "internal"
+#define KD_E_DECLINED "payment_declined"   /* 402 */
+#define KD_E_PAYMENT_ERROR "payment_error" /* 502: reader or processor trouble */
+#define KD_E_UNAVAILABLE "unavailable"     /* 503 */
 
 /* Answers {"<key>": list} once a term listing filled list (stolen), or
  * the listing's error: rc KASSA_ENOMEM (a callback's) or err. */

@@ -11,6 +11,7 @@
 static const char *const CATALOG_QUERY[] = {"q", "limit", NULL};
 static const char *const SALES_QUERY[] = {"limit", NULL};
 static const char *const STOCK_QUERY[] = {"sku", NULL};
+static const char *const REVIEW_QUERY[] = {"all", NULL};
 
 #define AUTH KD_ROUTE_AUTH
 #define WRITES KD_ROUTE_WRITES
@@ -43,6 +44,14 @@ static const kd_route ROUTES[] = {
     R(POST, "/api/v1/sales/{sale_id}/void", h_sale_void, AUTH | WRITES, NULL),
     R(POST, "/api/v1/sales/{sale_id}/returns", h_sale_return, AUTH | WRITES, NULL),
     R(POST, "/api/v1/drawer/open", h_drawer_open, AUTH | WRITES, NULL),
+    R(GET, "/api/v1/drawer", h_drawer_get, AUTH, NULL),
+    R(POST, "/api/v1/drawer/float", h_drawer_float, AUTH | WRITES, NULL),
+    R(POST, "/api/v1/drawer/drop", h_drawer_drop, AUTH | WRITES, NULL),
+    R(POST, "/api/v1/drawer/count", h_drawer_count, AUTH | WRITES, NULL),
+    R(GET, "/api/v1/payments/pending", h_payments_pending, AUTH, NULL),
+    R(POST, "/api/v1/payments/forward", h_payments_forward, AUTH, NULL),
+    R(GET, "/api/v1/payments/review", h_payments_review, AUTH, REVIEW_QUERY),
+    R(POST, "/api/v1/payments/review/{payment_id}/resolve", h_payment_resolve, AUTH | WRITES, NULL),
     R(GET, "/api/v1/stock", h_stock, AUTH, STOCK_QUERY),
 };
 

@@ -106,7 +106,7 @@ typedef struct pay_read_req {
 
 typedef struct pay_read_reply {
     char payment_id[PAY_ID_MAX + 1];
-    bool ok;      /* true: card filled; false: reason and message */
+    bool ok; /* true: card filled; false: reason and message */
     pay_card card;
     char reason[PAY_REASON_MAX + 1];
     char message[PAY_MESSAGE_MAX + 1];

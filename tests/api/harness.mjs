@@ -191,7 +191,8 @@ export function validate(schema, value, where = '$', errs = []) {
 export const ERROR_CODE_OF_STATUS = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found',
   405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 423: 'locked',
-  500: 'internal', 507: 'storage_full',
+  500: 'internal', 507: 'storage_full', 402: 'payment_declined', 502: 'payment_error',
+  503: 'unavailable',
 };
 
 // ---------------------------------------------------------------------------
