@@ -44,6 +44,13 @@ bench: build
 	@build/bench/commit
 	@build/bench/checkout
 	@build/bench/sync
+	@build/bench/card
+
+# Card payments: checkout latency online and offline through both
+# simulators, and forwarding a backlog of 10,000 stored payments.
+.PHONY: bench-card
+bench-card: build
+	@build/bench/card
 
 # Store replication: 5 terminals on loopback, beside Yjs (about a minute).
 bench-sync: build
