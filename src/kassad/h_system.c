@@ -46,6 +46,15 @@ void h_metrics(kd_req *r)
         g.peer_bytes_received = tot.bytes_received;
         g.peer_links_refused = tot.links_refused;
     }
+    term_saf_totals saf;
+    if (term_saf_get(app->t, NULL, &saf, &err) == KASSA_OK) {
+        g.card_pending = (int64_t)saf.count;
+        g.card_pending_minor = saf.amount;
+        g.card_due = (int64_t)saf.due;
+    } else {
+        g.card_pending = g.card_pending_minor = g.card_due = -1;
+    }
+    g.card_processor_up = kd_pay_processor_up(app);
     kbuf_reset(&app->text);
     kd_metrics_render(app->metrics, &g, &app->text);
     kd_reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", &app->text);

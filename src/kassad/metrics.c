@@ -172,4 +172,14 @@ void kd_metrics_render(const kd_metrics *m, const kd_metrics_gauges *g, kbuf *ou
     counter(out, "kassa_peer_links_refused_total",
             "Peer links refused: certificate, store, roster or Hello checks.",
             g->peer_links_refused);
+    gauge(out, "kassa_card_payments_pending",
+          "Card payments accepted offline and not yet forwarded to the processor.",
+          g->card_pending);
+    gauge(out, "kassa_card_payments_pending_minor",
+          "Amount of the card payments accepted offline, in minor units.", g->card_pending_minor);
+    gauge(out, "kassa_card_payments_due",
+          "Captures, stored payments, reversals and card refunds waiting for the processor.",
+          g->card_due);
+    gauge(out, "kassa_card_processor_up", "1 when the payment processor answered last time.",
+          g->card_processor_up);
 }

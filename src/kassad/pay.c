@@ -890,6 +890,11 @@ void kd_pay_kick(kd_app *app)
 
 /* ---- status ---- */
 
+int64_t kd_pay_processor_up(kd_app *app)
+{
+    return app->pay && app->pay->state == PROC_ONLINE;
+}
+
 static int count_review(const term_card_payment *cp, void *ctx)
 {
     (void)cp;

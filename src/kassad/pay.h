@@ -46,6 +46,9 @@ void kd_pay_checkout(kd_req *r, kd_cart *c, int64_t cash, int64_t card, const ch
 /* Forward what is due now (resets the backoff). */
 void kd_pay_kick(kd_app *app);
 
+/* 1 when the processor answered its last call, else 0. */
+int64_t kd_pay_processor_up(kd_app *app);
+
 /* The "payments" member of /api/v1/status. */
 json_t *kd_pay_status_json(kd_app *app);
 
