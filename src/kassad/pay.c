@@ -86,6 +86,8 @@ typedef struct kd_pay {
     int64_t retry_ms; /* the current backoff; 0 while the processor answers */
     term_pay *chunk;  /* KD_PAY_FORWARD_CHUNK rows */
     size_t n_chunk, next;
+    int64_t after_n; /* a pass goes on after this row (0: from the first due row) */
+    bool pass_retry; /* this pass left a row due to retry later */
     fwd_result results[KD_PAY_FORWARD_CHUNK];
     size_t n_results;
     proc_call fwd_call;
@@ -710,17 +712,30 @@ static void fwd_next(kd_pay *p);
 /* The pass stops: answers committed, the next pass scheduled. */
 static void fwd_end(kd_pay *p, bool reached)
 {
+    /* A refund whose payment the processor lacks yet stays due. */
+    for (size_t i = 0; i < p->n_results; i++)
+        p->pass_retry = p->pass_retry || !p->results[i].finished;
     fwd_commit(p);
     p->running = false;
     const kd_config *cfg = &p->app->cfg;
     if (reached) {
         p->retry_ms = 0;
         p->last_forward_ms = kd_wall_ms();
-        /* A full chunk: more may wait. */
-        if (p->n_chunk == KD_PAY_FORWARD_CHUNK)
+        /* A full chunk: more may wait, after the rows of this one (a row
+         * left due, a refund to retry, is not taken again in this pass). */
+        if (p->n_chunk == KD_PAY_FORWARD_CHUNK) {
+            p->after_n = p->chunk[p->n_chunk - 1].n;
             fwd_schedule(p, 0);
+            return;
+        }
+        p->after_n = 0;
+        if (p->pass_retry)
+            fwd_schedule(p, cfg->forward_retry_max_ms);
+        p->pass_retry = false;
         return;
     }
+    p->after_n = 0; /* the next pass starts again from the oldest */
+    p->pass_retry = false;
     p->retry_ms = p->retry_ms ? p->retry_ms * 2 : cfg->forward_retry_min_ms;
     if (p->retry_ms > cfg->forward_retry_max_ms)
         p->retry_ms = cfg->forward_retry_max_ms;
@@ -859,13 +874,18 @@ static void fwd_pass(kd_pay *p)
     kassa_err err;
     p->next = 0;
     p->n_results = 0;
-    if (term_pay_due(p->app->t, 0, KD_PAY_FORWARD_CHUNK, p->chunk, &p->n_chunk, &err) != KASSA_OK) {
+    if (term_pay_due(p->app->t, p->after_n, KD_PAY_FORWARD_CHUNK, p->chunk, &p->n_chunk, &err) !=
+        KASSA_OK) {
         jlog(JLOG_ERROR, "pay", "forward_read_failed", "{s:s}", "error", err.msg);
         fwd_schedule(p, p->app->cfg.forward_retry_max_ms);
         return;
     }
     if (p->n_chunk == 0) {
         p->retry_ms = 0;
+        p->after_n = 0;
+        if (p->pass_retry)
+            fwd_schedule(p, p->app->cfg.forward_retry_max_ms);
+        p->pass_retry = false;
         return;
     }
     p->running = true;
@@ -884,8 +904,10 @@ void kd_pay_kick(kd_app *app)
     if (!p)
         return;
     p->retry_ms = 0;
-    if (!p->running)
+    if (!p->running) {
+        p->after_n = 0;
         fwd_schedule(p, 0);
+    }
 }
 
 /* ---- status ---- */
