@@ -74,7 +74,7 @@ static const setting SETTINGS[] = {
     INT("payments", offline_max_amount_minor, 0, PRICING_AMOUNT_MAX),
     INT("payments", offline_max_pending_minor, 0, PRICING_AMOUNT_MAX),
     INT("payments", offline_max_per_card, 0, 1000),
-    INT("payments", offline_max_age_s, 60, 90 * 86400),
+    INT("payments", offline_max_age_s, 1, 90 * 86400),
     INT("payments", forward_retry_min_ms, 10, 600000),
     INT("payments", forward_retry_max_ms, 10, 3600000),
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
