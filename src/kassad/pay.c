@@ -114,8 +114,9 @@ static const char *currency_of(kd_app *app, char out[PAY_CURRENCY_MAX + 1])
     kassa_err err;
     if (term_setting_get(app->t, "currency", value, sizeof value, &found, &err) != KASSA_OK ||
         !found || strlen(value) != PAY_CURRENCY_MAX)
-        snprintf(value, sizeof value, "EUR");
-    snprintf(out, PAY_CURRENCY_MAX + 1, "%s", value);
+        memcpy(value, "EUR", PAY_CURRENCY_MAX + 1);
+    memcpy(out, value, PAY_CURRENCY_MAX); /* strlen(value) == PAY_CURRENCY_MAX here */
+    out[PAY_CURRENCY_MAX] = '\0';
     return out;
 }
 

@@ -1,6 +1,10 @@
 /* pay.c: field checks shared by the codecs, status names, card expiry. */
 #include "pay/pay_internal.h"
 
+#include "pricing/pricing.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 bool pay_str_fits(const char *s, size_t size)
@@ -76,6 +80,49 @@ bool pay_valid_text(const char *s, size_t max_len)
             return false;
     }
     return true;
+}
+
+bool pay_chk_ok(const pay_chk *c, bool ok, const char *key, const char *why, ...)
+{
+    if (ok)
+        return true;
+    char text[160];
+    va_list ap;
+    va_start(ap, why);
+    vsnprintf(text, sizeof text, why, ap);
+    va_end(ap);
+    kassa_fail(c->err, c->code, "%s: %s: %s", c->what, key, text);
+    return false;
+}
+
+bool pay_chk_id(const pay_chk *c, const char *key, const char *s, size_t size, size_t max_len)
+{
+    return pay_chk_ok(c, pay_str_fits(s, size) && kassa_valid_id(s, max_len), key,
+                      "expected 1..%zu of [A-Za-z0-9._-]", max_len);
+}
+
+bool pay_chk_amount(const pay_chk *c, int64_t amount_minor)
+{
+    return pay_chk_ok(c, amount_minor >= 1 && amount_minor <= PRICING_AMOUNT_MAX, "amount_minor",
+                      "out of range 1..%lld", (long long)PRICING_AMOUNT_MAX);
+}
+
+bool pay_chk_currency(const pay_chk *c, const char *s, size_t size)
+{
+    return pay_chk_ok(c, pay_str_fits(s, size) && pay_valid_currency(s), "currency",
+                      "expected 3 upper-case letters");
+}
+
+bool pay_chk_token(const pay_chk *c, const char *s, size_t size)
+{
+    return pay_chk_ok(c, pay_str_fits(s, size) && pay_valid_token(s), "token",
+                      "expected 1..%d of [A-Za-z0-9_]", PAY_TOKEN_MAX);
+}
+
+bool pay_chk_blob(const pay_chk *c, size_t blob_len)
+{
+    return pay_chk_ok(c, blob_len >= 1 && blob_len <= PAY_BLOB_MAX, "blob", "expected 1..%d bytes",
+                      PAY_BLOB_MAX);
 }
 
 static const char *const status_names[] = {

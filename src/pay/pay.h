@@ -3,7 +3,7 @@
  * reader simulator (kassa-reader-sim) and the processor simulator
  * (kassa-processor-sim): checks on card numbers (used only by the two
  * simulators and by the PCI scan), the reader protocol and the processor
- * API's messages.
+ * API's messages; last, what the two simulators alone share (sim.c).
  *
  * Point-to-point encryption: the reader seals the card number for the
  * processor (libsodium sealed box to the processor's public key) and hands
@@ -175,5 +175,36 @@ int pay_refund_req_encode(const pay_refund_req *q, kbuf *out, kassa_err *err);
 int pay_refund_req_decode(const char *body, size_t n, pay_refund_req *q, kassa_err *err);
 int pay_result_encode(const pay_result *r, kbuf *out, kassa_err *err);
 int pay_result_decode(const char *body, size_t n, pay_result *r, kassa_err *err);
+
+/* ---- what the two simulators share (sim.c; kassad uses none of it) ---- */
+
+struct event;
+struct event_base;
+struct json_t;
+
+/* Makes jansson and libevent clear every block they free, so the card
+ * numbers that pass through their buffers do not linger in the heap. */
+void pay_wipe_alloc_install(void);
+/* A simulator's first step in main, before jansson or libevent allocate
+ * anything: pay_wipe_alloc_install, then libsodium. False after printing
+ * "prog: ..." to stderr. */
+bool pay_sim_start(const char *prog);
+/* s: 1 or more decimal digits, at most max. */
+bool pay_parse_uint(const char *s, int64_t max, int64_t *out);
+/* o's string field key when it holds 1..max bytes and no NUL, else NULL. */
+const char *pay_json_str(const struct json_t *o, const char *key, size_t max);
+
+/* SIGTERM and SIGINT end an event loop, logged as component's "signal". */
+typedef struct pay_sim_signals {
+    struct event_base *base;
+    const char *component; /* jlog component: "reader-sim" ... */
+    struct event *term, *intr;
+} pay_sim_signals;
+
+/* False when the events cannot be set up (s is then still freed by
+ * pay_sim_signals_free). */
+bool pay_sim_signals_add(pay_sim_signals *s, struct event_base *base, const char *component);
+/* Frees what add set up; nothing for a zeroed s. */
+void pay_sim_signals_free(pay_sim_signals *s);
 
 #endif

@@ -63,25 +63,15 @@ typedef struct card_rec {
     int exp_month, exp_year;
 } card_rec;
 
-static const char *rec_str(json_t *o, const char *key, size_t max)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_string(v))
-        return NULL;
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    return n >= 1 && n <= max && strlen(s) == n ? s : NULL;
-}
-
 static bool parse_rec(const char *text, size_t n, const pay_auth_req *q, card_rec *c)
 {
     json_t *o = json_loadb(text, n, JSON_REJECT_DUPLICATES, NULL);
     bool ok = false;
     if (json_is_object(o) && json_object_size(o) == 5) {
-        const char *pan = rec_str(o, "pan", REC_PAN_MAX);
-        const char *exp = rec_str(o, "exp", 5);
-        const char *id = rec_str(o, "payment_id", PAY_ID_MAX);
-        const char *tok = rec_str(o, "token", PAY_TOKEN_MAX);
+        const char *pan = pay_json_str(o, "pan", REC_PAN_MAX);
+        const char *exp = pay_json_str(o, "exp", 5);
+        const char *id = pay_json_str(o, "payment_id", PAY_ID_MAX);
+        const char *tok = pay_json_str(o, "token", PAY_TOKEN_MAX);
         json_t *amount = json_object_get(o, "amount_minor");
         if (pan && exp && id && tok && json_is_integer(amount) &&
             json_integer_value(amount) == q->amount_minor && strcmp(id, q->payment_id) == 0 &&

@@ -83,7 +83,7 @@ struct ps_server {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
-    struct event *sig_term, *sig_int;
+    pay_sim_signals sigs;
     ps_ledger *ledger;
     ps_mode mode;
     held *held;
@@ -290,28 +290,30 @@ static bool json_content_type(struct evhttp_request *req)
     return next == '\0' || next == ';' || next == ' ';
 }
 
-/* Copies the body into buf (PAY_BODY_MAX_BYTES); 0, or the HTTP status
- * to refuse it with (message in why). need_json: a body is required. */
-static int read_body(struct evhttp_request *req, bool need_json, char *buf, size_t *n,
-                     const char **why)
+/* Copies the body into buf (PAY_BODY_MAX_BYTES), or refuses it (answered
+ * after delay_ms) and returns false. need_json: a body is required. */
+static bool read_body(ps_server *s, struct evhttp_request *req, req_log *lg, bool need_json,
+                      int64_t delay_ms, char *buf, size_t *n)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = in ? evbuffer_get_length(in) : 0;
+    int status = 400;
+    const char *why = NULL;
     *n = 0;
     if (len > PAY_BODY_MAX_BYTES) {
-        *why = "body larger than 8192 bytes";
-        return 413;
+        status = 413;
+        why = "body larger than 8192 bytes";
+    } else if ((need_json || len > 0) && !json_content_type(req)) {
+        why = "expected Content-Type: application/json";
+    } else if (len > 0 && evbuffer_copyout(in, buf, len) != (ev_ssize_t)len) {
+        why = "cannot read the body";
     }
-    if ((need_json || len > 0) && !json_content_type(req)) {
-        *why = "expected Content-Type: application/json";
-        return 400;
-    }
-    if (len > 0 && evbuffer_copyout(in, buf, len) != (ev_ssize_t)len) {
-        *why = "cannot read the body";
-        return 400;
+    if (why) {
+        answer_error(s, req, lg, status, why, delay_ms);
+        return false;
     }
     *n = len;
-    return 0;
+    return true;
 }
 
 /* The store=S query parameter into store. */
@@ -345,47 +347,30 @@ static ps_clock clock_now(void)
 
 /* ---- /v1 handlers ---- */
 
-static void h_authorize(ps_server *s, struct evhttp_request *req, req_log *lg)
+/* POST /v1/payments (refund false) and POST /v1/refunds: the body
+ * decoded, then the ledger. */
+static void h_create(ps_server *s, struct evhttp_request *req, req_log *lg, bool refund)
 {
     char body[PAY_BODY_MAX_BYTES];
     size_t n;
-    const char *why;
-    int st = read_body(req, true, body, &n, &why);
-    if (st != 0) {
-        answer_error(s, req, lg, st, why, s->cfg->slow_ms);
+    if (!read_body(s, req, lg, true, s->cfg->slow_ms, body, &n))
         return;
-    }
-    pay_auth_req q;
+    pay_auth_req auth = {0};
+    pay_refund_req ref = {0};
     kassa_err err;
-    if (pay_auth_req_decode(body, n, &q, &err) != KASSA_OK) {
+    int rc = refund ? pay_refund_req_decode(body, n, &ref, &err)
+                    : pay_auth_req_decode(body, n, &auth, &err);
+    if (rc != KASSA_OK) {
         answer_error(s, req, lg, 400, err.msg, s->cfg->slow_ms);
         return;
     }
-    snprintf(lg->payment_id, sizeof lg->payment_id, "%s", q.payment_id);
+    snprintf(lg->payment_id, sizeof lg->payment_id, "%s",
+             refund ? ref.payment_id : auth.payment_id);
     ps_outcome o;
-    ps_authorize(s->ledger, &s->cfg->keys, clock_now(), &q, &o);
-    answer_outcome(s, req, lg, &o);
-}
-
-static void h_refund(ps_server *s, struct evhttp_request *req, req_log *lg)
-{
-    char body[PAY_BODY_MAX_BYTES];
-    size_t n;
-    const char *why;
-    int st = read_body(req, true, body, &n, &why);
-    if (st != 0) {
-        answer_error(s, req, lg, st, why, s->cfg->slow_ms);
-        return;
-    }
-    pay_refund_req q;
-    kassa_err err;
-    if (pay_refund_req_decode(body, n, &q, &err) != KASSA_OK) {
-        answer_error(s, req, lg, 400, err.msg, s->cfg->slow_ms);
-        return;
-    }
-    snprintf(lg->payment_id, sizeof lg->payment_id, "%s", q.payment_id);
-    ps_outcome o;
-    ps_refund(s->ledger, &q, &o);
+    if (refund)
+        ps_refund(s->ledger, &ref, &o);
+    else
+        ps_authorize(s->ledger, &s->cfg->keys, clock_now(), &auth, &o);
     answer_outcome(s, req, lg, &o);
 }
 
@@ -442,12 +427,8 @@ static void h_payment(ps_server *s, struct evhttp_request *req, req_log *lg,
     if (action) {
         char body[PAY_BODY_MAX_BYTES];
         size_t n;
-        const char *why;
-        int st = read_body(req, false, body, &n, &why);
-        if (st != 0) {
-            answer_error(s, req, lg, st, why, s->cfg->slow_ms);
+        if (!read_body(s, req, lg, false, s->cfg->slow_ms, body, &n))
             return;
-        }
         ps_outcome o;
         if (capture)
             ps_capture(s->ledger, store, id, &o);
@@ -498,14 +479,10 @@ static void handle_v1(ps_server *s, struct evhttp_request *req, req_log *lg,
         return;
     }
     static const char pay_prefix[] = "/v1/payments/";
-    if (strcmp(path, "/v1/payments") == 0) {
+    bool payments = strcmp(path, "/v1/payments") == 0;
+    if (payments || strcmp(path, "/v1/refunds") == 0) {
         if (method == EVHTTP_REQ_POST)
-            h_authorize(s, req, lg);
-        else
-            answer_error(s, req, lg, 405, "use POST", slow);
-    } else if (strcmp(path, "/v1/refunds") == 0) {
-        if (method == EVHTTP_REQ_POST)
-            h_refund(s, req, lg);
+            h_create(s, req, lg, !payments);
         else
             answer_error(s, req, lg, 405, "use POST", slow);
     } else if (strcmp(path, "/v1/ledger") == 0) {
@@ -542,12 +519,8 @@ static void h_control(ps_server *s, struct evhttp_request *req, req_log *lg,
     }
     char body[PAY_BODY_MAX_BYTES];
     size_t n;
-    const char *why;
-    int st = read_body(req, true, body, &n, &why);
-    if (st != 0) {
-        answer_error(s, req, lg, st, why, 0);
+    if (!read_body(s, req, lg, true, 0, body, &n))
         return;
-    }
     json_t *o = json_loadb(body, n, JSON_REJECT_DUPLICATES, NULL);
     json_t *m = json_is_object(o) && json_object_size(o) == 1 ? json_object_get(o, "mode") : NULL;
     const char *name = json_is_string(m) ? json_string_value(m) : NULL;
@@ -630,14 +603,6 @@ static void on_request(struct evhttp_request *req, void *arg)
          lg.status ? lg.status : "", "reason", lg.reason);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)what;
-    ps_server *s = arg;
-    jlog(JLOG_INFO, "processor-sim", "signal", "{s:i}", "signal", (int)sig);
-    event_base_loopbreak(s->base);
-}
-
 static int bound_port(struct evhttp_bound_socket *sock)
 {
     struct sockaddr_storage ss;
@@ -659,10 +624,7 @@ static void server_free(ps_server *s)
         drop(s->held);
     if (s->http)
         evhttp_free(s->http);
-    if (s->sig_term)
-        event_free(s->sig_term);
-    if (s->sig_int)
-        event_free(s->sig_int);
+    pay_sim_signals_free(&s->sigs);
     if (s->base)
         event_base_free(s->base);
     ps_ledger_free(s->ledger);
@@ -680,12 +642,7 @@ int ps_serve(ps_config *cfg)
     s.ledger = ps_ledger_new();
     s.base = event_base_new();
     s.http = s.base ? evhttp_new(s.base) : NULL;
-    if (s.http) {
-        s.sig_term = evsignal_new(s.base, SIGTERM, on_signal, &s);
-        s.sig_int = evsignal_new(s.base, SIGINT, on_signal, &s);
-    }
-    if (!s.ledger || !s.http || !s.sig_term || !s.sig_int || evsignal_add(s.sig_term, NULL) != 0 ||
-        evsignal_add(s.sig_int, NULL) != 0) {
+    if (!s.ledger || !s.http || !pay_sim_signals_add(&s.sigs, s.base, "processor-sim")) {
         jlog(JLOG_ERROR, "processor-sim", "start_failed", "{s:s}", "error",
              "cannot set up the event loop");
         server_free(&s);

@@ -147,9 +147,12 @@ static void make_key(char out[KEY_SIZE], const char *store, const char *id)
     snprintf(out, KEY_SIZE, "%s/%s", store, id);
 }
 
-static bool full(const ps_ledger *l)
+/* The record of store's id in t, or NULL. */
+static void *find(const ps_ledger *l, const table *t, const char *store, const char *id)
 {
-    return l->payments.n + l->refunds.n >= PS_RECORDS_MAX;
+    char key[KEY_SIZE];
+    make_key(key, store, id);
+    return table_find(l, t, key);
 }
 
 /* ---- outcomes ---- */
@@ -158,6 +161,27 @@ static void fail_with(ps_outcome *o, int http_status, const char *msg)
 {
     o->http_status = http_status;
     snprintf(o->error, sizeof o->error, "%s", msg);
+}
+
+/* A new zeroed record of size bytes whose key (its first member) is
+ * store's id, added to t (where it is not yet), or NULL with o a 503: full
+ * (full_msg) or out of memory. */
+static void *add_record(ps_ledger *l, table *t, size_t size, const char *store, const char *id,
+                        const char *full_msg, ps_outcome *o)
+{
+    if (l->payments.n + l->refunds.n >= PS_RECORDS_MAX) {
+        fail_with(o, 503, full_msg);
+        return NULL;
+    }
+    char *rec = calloc(1, size);
+    if (rec)
+        make_key(rec, store, id);
+    if (!rec || !table_add(l, t, rec)) {
+        free(rec);
+        fail_with(o, 503, "the processor is out of memory");
+        return NULL;
+    }
+    return rec;
 }
 
 static void answer_payment(ps_outcome *o, const payment *p)
@@ -193,18 +217,10 @@ static void new_auth_code(char out[PAY_AUTH_CODE_MAX + 1])
 
 static payment *add_payment(ps_ledger *l, const char *store, const char *id, ps_outcome *o)
 {
-    if (full(l)) {
-        fail_with(o, 503, "the processor holds as many payments as it can");
+    payment *p = add_record(l, &l->payments, sizeof *p, store, id,
+                            "the processor holds as many payments as it can", o);
+    if (!p)
         return NULL;
-    }
-    payment *p = calloc(1, sizeof *p);
-    if (p)
-        make_key(p->key, store, id);
-    if (!p || !table_add(l, &l->payments, p->key)) {
-        free(p);
-        fail_with(o, 503, "the processor is out of memory");
-        return NULL;
-    }
     snprintf(p->id, sizeof p->id, "%s", id);
     l->totals.payments++;
     return p;
@@ -216,9 +232,7 @@ void ps_authorize(ps_ledger *l, const ps_keys *k, ps_clock now, const pay_auth_r
                   ps_outcome *o)
 {
     memset(o, 0, sizeof *o);
-    char key[KEY_SIZE];
-    make_key(key, q->store_id, q->payment_id);
-    payment *p = table_find(l, &l->payments, key);
+    payment *p = find(l, &l->payments, q->store_id, q->payment_id);
     if (p) {
         if (p->status == PAY_ST_REVERSED) {
             o->http_status = 200;
@@ -264,9 +278,7 @@ void ps_authorize(ps_ledger *l, const ps_keys *k, ps_clock now, const pay_auth_r
 void ps_capture(ps_ledger *l, const char *store, const char *id, ps_outcome *o)
 {
     memset(o, 0, sizeof *o);
-    char key[KEY_SIZE];
-    make_key(key, store, id);
-    payment *p = table_find(l, &l->payments, key);
+    payment *p = find(l, &l->payments, store, id);
     if (!p) {
         fail_with(o, 404, "unknown payment");
         return;
@@ -285,9 +297,7 @@ void ps_capture(ps_ledger *l, const char *store, const char *id, ps_outcome *o)
 void ps_reverse(ps_ledger *l, const char *store, const char *id, ps_outcome *o)
 {
     memset(o, 0, sizeof *o);
-    char key[KEY_SIZE];
-    make_key(key, store, id);
-    payment *p = table_find(l, &l->payments, key);
+    payment *p = find(l, &l->payments, store, id);
     if (!p) {
         /* Reversed before it arrived (the terminal gave up on it): a late
          * authorisation with this id must not take money. */
@@ -326,9 +336,7 @@ static void answer_refund(ps_outcome *o, const refund *r)
 void ps_refund(ps_ledger *l, const pay_refund_req *q, ps_outcome *o)
 {
     memset(o, 0, sizeof *o);
-    char key[KEY_SIZE];
-    make_key(key, q->store_id, q->refund_id);
-    refund *r = table_find(l, &l->refunds, key);
+    refund *r = find(l, &l->refunds, q->store_id, q->refund_id);
     if (r) {
         if (strcmp(r->payment_id, q->payment_id) != 0 || r->amount_minor != q->amount_minor ||
             strcmp(r->token, q->token) != 0)
@@ -337,25 +345,15 @@ void ps_refund(ps_ledger *l, const pay_refund_req *q, ps_outcome *o)
             answer_refund(o, r);
         return;
     }
-    char pkey[KEY_SIZE];
-    make_key(pkey, q->store_id, q->payment_id);
-    payment *p = table_find(l, &l->payments, pkey);
+    payment *p = find(l, &l->payments, q->store_id, q->payment_id);
     if (!p || p->mode == 0) {
         fail_with(o, 404, "unknown payment");
         return;
     }
-    if (full(l)) {
-        fail_with(o, 503, "the processor holds as many refunds as it can");
+    r = add_record(l, &l->refunds, sizeof *r, q->store_id, q->refund_id,
+                   "the processor holds as many refunds as it can", o);
+    if (!r)
         return;
-    }
-    r = calloc(1, sizeof *r);
-    if (r)
-        make_key(r->key, q->store_id, q->refund_id);
-    if (!r || !table_add(l, &l->refunds, r->key)) {
-        free(r);
-        fail_with(o, 503, "the processor is out of memory");
-        return;
-    }
     snprintf(r->id, sizeof r->id, "%s", q->refund_id);
     snprintf(r->payment_id, sizeof r->payment_id, "%s", q->payment_id);
     snprintf(r->token, sizeof r->token, "%s", q->token);
@@ -382,9 +380,7 @@ void ps_refund(ps_ledger *l, const pay_refund_req *q, ps_outcome *o)
 
 bool ps_payment_get(ps_ledger *l, const char *store, const char *id, ps_payment_view *v)
 {
-    char key[KEY_SIZE];
-    make_key(key, store, id);
-    const payment *p = table_find(l, &l->payments, key);
+    const payment *p = find(l, &l->payments, store, id);
     if (!p)
         return false;
     *v = (ps_payment_view){

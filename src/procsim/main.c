@@ -34,22 +34,6 @@ static int usage(void)
     return 2;
 }
 
-static bool parse_uint(const char *s, int64_t max, int64_t *out)
-{
-    if (!*s)
-        return false;
-    int64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-        if (v > max)
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* HOST:PORT with HOST an IPv4 loopback address: the simulator takes card
  * records and must not be reachable from the network. */
 static bool parse_listen(const char *s, char host[HOST_MAX], int *port)
@@ -61,7 +45,7 @@ static bool parse_listen(const char *s, char host[HOST_MAX], int *port)
     host[colon - s] = '\0';
     int64_t p;
     struct in_addr a;
-    if (!parse_uint(colon + 1, 65535, &p) || inet_pton(AF_INET, host, &a) != 1 ||
+    if (!pay_parse_uint(colon + 1, 65535, &p) || inet_pton(AF_INET, host, &a) != 1 ||
         (ntohl(a.s_addr) >> 24) != 127)
         return false;
     *port = (int)p;
@@ -84,11 +68,8 @@ static int keygen_main(int argc, char **argv)
 int main(int argc, char **argv)
 {
     /* Before jansson or libevent allocate anything. */
-    ps_wipe_alloc_install();
-    if (sodium_init() < 0) {
-        fprintf(stderr, PS_PROG ": libsodium cannot start\n");
+    if (!pay_sim_start(PS_PROG))
         return 1;
-    }
     if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
         return keygen_main(argc - 2, argv + 2);
 
@@ -108,12 +89,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--key-dir") == 0 && !key_dir) {
             key_dir = v;
         } else if (strcmp(a, "--slow-ms") == 0) {
-            if (!parse_uint(v, DELAY_MS_MAX, &cfg.slow_ms)) {
+            if (!pay_parse_uint(v, DELAY_MS_MAX, &cfg.slow_ms)) {
                 fprintf(stderr, PS_PROG ": --slow-ms: expected 0..%d\n", DELAY_MS_MAX);
                 return 2;
             }
         } else if (strcmp(a, "--timeout-hold-ms") == 0) {
-            if (!parse_uint(v, DELAY_MS_MAX, &cfg.timeout_hold_ms)) {
+            if (!pay_parse_uint(v, DELAY_MS_MAX, &cfg.timeout_hold_ms)) {
                 fprintf(stderr, PS_PROG ": --timeout-hold-ms: expected 0..%d\n", DELAY_MS_MAX);
                 return 2;
             }

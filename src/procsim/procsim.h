@@ -5,8 +5,9 @@
  * card record and the test-card rules), ledger.c (payments and refunds in
  * bounded hash tables, and the money rules: idempotency, capture,
  * reversal, refund), http.c (evhttp: routes, test modes, delayed and held
- * answers, one log line per request), wipe.c (an allocator that clears
- * freed memory).
+ * answers, one log line per request). The allocator that clears freed
+ * memory, the start and the signal handling are shared with the reader
+ * simulator (pay.h, src/pay/sim.c).
  *
  * A card number exists here only inside cards.c, for the time it takes to
  * decide, and is wiped right after; nothing logs it or the blob.
@@ -116,10 +117,5 @@ typedef struct ps_config {
 
 /* Serves until SIGTERM or SIGINT; returns 0, or 1 after logging why. */
 int ps_serve(ps_config *cfg);
-
-/* ---- wipe.c ---- */
-
-/* Makes jansson and libevent clear every block they free. */
-void ps_wipe_alloc_install(void);
 
 #endif

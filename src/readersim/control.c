@@ -35,6 +35,17 @@ bool rs_parse_expiry(const char *s, int *month, int *year)
     return true;
 }
 
+bool rs_take_number(char *arg, rs_present *p)
+{
+    size_t n = strlen(arg);
+    bool ok = n >= 1 && n <= RS_NUMBER_MAX;
+    if (ok)
+        memcpy(p->number, arg, n + 1);
+    /* Out of the process list as soon as we have it. */
+    sodium_memzero(arg, n);
+    return ok;
+}
+
 static const char *behaviour_name(rs_present_kind k)
 {
     switch (k) {
@@ -128,23 +139,12 @@ static json_t *load_object(const char *line, size_t n, kassa_err *err)
     return o;
 }
 
-/* A string field of 1..max bytes with no NUL, or NULL. */
-static const char *str_field(json_t *o, const char *key, size_t max)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_string(v))
-        return NULL;
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    return n >= 1 && n <= max && strlen(s) == n ? s : NULL;
-}
-
 int rs_msg_type(const char *line, size_t n, char *type, size_t type_size, kassa_err *err)
 {
     json_t *o = load_object(line, n, err);
     if (!o)
         return KASSA_ECORRUPT;
-    const char *t = str_field(o, "type", type_size - 1);
+    const char *t = pay_json_str(o, "type", type_size - 1);
     int rc = KASSA_OK;
     if (t)
         memcpy(type, t, strlen(t) + 1);
@@ -161,10 +161,10 @@ int rs_present_decode(const char *line, size_t n, rs_present *p, kassa_err *err)
     if (!o)
         return KASSA_ECORRUPT;
     int rc = KASSA_OK;
-    const char *type = str_field(o, "type", 16);
-    const char *number = str_field(o, "number", RS_NUMBER_MAX);
-    const char *expiry = str_field(o, "expiry", 5);
-    const char *behaviour = str_field(o, "behaviour", 16);
+    const char *type = pay_json_str(o, "type", 16);
+    const char *number = pay_json_str(o, "number", RS_NUMBER_MAX);
+    const char *expiry = pay_json_str(o, "expiry", 5);
+    const char *behaviour = pay_json_str(o, "behaviour", 16);
     int month, year;
     if (!type || strcmp(type, "present") != 0) {
         rc = kassa_fail(err, KASSA_ECORRUPT, "present: type: not \"present\"");
@@ -217,8 +217,8 @@ int rs_control_reply_decode(const char *line, size_t n, bool *ok, char *message,
     json_t *o = load_object(line, n, err);
     if (!o)
         return KASSA_ECORRUPT;
-    const char *type = str_field(o, "type", 16);
-    const char *m = str_field(o, "message", CONTROL_MESSAGE_MAX);
+    const char *type = pay_json_str(o, "type", 16);
+    const char *m = pay_json_str(o, "message", CONTROL_MESSAGE_MAX);
     int rc = KASSA_OK;
     if (type && strcmp(type, "ok") == 0 && json_object_size(o) == 2) {
         *ok = true;

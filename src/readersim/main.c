@@ -37,30 +37,11 @@ static int usage(void)
     return 2;
 }
 
-static bool parse_ms(const char *s, int64_t max, int64_t *out)
-{
-    if (!*s)
-        return false;
-    int64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        v = v * 10 + (*s - '0');
-        if (v > max)
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     /* Before jansson or libevent allocate anything. */
-    rs_wipe_alloc_install();
-    if (sodium_init() < 0) {
-        fprintf(stderr, RS_PROG ": libsodium cannot start\n");
+    if (!pay_sim_start(RS_PROG))
         return 1;
-    }
     if (argc >= 2 && strcmp(argv[1], "present") == 0)
         return rs_present_main(argc - 2, argv + 2);
 
@@ -82,18 +63,14 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--expiry") == 0 && !expiry) {
             expiry = v;
         } else if (strcmp(a, "--card") == 0 && !has_card) {
-            size_t n = strlen(v);
-            if (n == 0 || n > RS_NUMBER_MAX) {
+            if (!rs_take_number(argv[i + 1], &cfg.default_card)) {
                 fprintf(stderr, RS_PROG ": --card: expected a card number of at most %d digits\n",
                         RS_NUMBER_MAX);
                 rc = 2;
-            } else {
-                memcpy(cfg.default_card.number, v, n + 1);
             }
-            sodium_memzero(argv[i + 1], n);
             has_card = true;
         } else if (strcmp(a, "--read-delay-ms") == 0) {
-            if (!parse_ms(v, READ_DELAY_MS_MAX, &cfg.read_delay_ms)) {
+            if (!pay_parse_uint(v, READ_DELAY_MS_MAX, &cfg.read_delay_ms)) {
                 fprintf(stderr, RS_PROG ": --read-delay-ms: expected 0..%d\n", READ_DELAY_MS_MAX);
                 rc = 2;
             }

@@ -145,16 +145,11 @@ int rs_present_main(int argc, char **argv)
         } else if (strcmp(a, "--socket") == 0 && i + 1 < argc && !path) {
             path = argv[++i];
         } else if (a[0] != '-' && !has_number) {
-            size_t n = strlen(a);
-            if (n == 0 || n > RS_NUMBER_MAX) {
+            if (!rs_take_number(argv[i], &p)) {
                 fprintf(stderr, RS_PROG ": card number: expected at most %d digits\n",
                         RS_NUMBER_MAX);
                 rc = 2;
-            } else {
-                memcpy(p.number, a, n + 1);
             }
-            /* Out of the process list as soon as we have it. */
-            sodium_memzero(argv[i], n);
             has_number = true;
         } else if (a[0] != '-' && has_number && !expiry) {
             expiry = a;

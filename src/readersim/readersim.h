@@ -5,8 +5,9 @@
  * socket, connections and the one read in progress), card.c (reading a
  * presented card: token, brand, sealed blob), control.c (the "present"
  * control message, which only this program decodes because it carries a
- * clear card number), present.c (the `present` subcommand), wipe.c (an
- * allocator that clears memory before freeing it).
+ * clear card number), present.c (the `present` subcommand). The
+ * allocator that clears memory before freeing it, the start and the signal
+ * handling are shared with the processor simulator (pay.h, src/pay/sim.c).
  *
  * Card numbers live in rs_present.number only, and every copy is wiped
  * (sodium_memzero) as soon as it is used. Nothing here prints or logs one.
@@ -53,6 +54,10 @@ void rs_present_wipe(rs_present *p);
 
 /* "MM/YY" with MM 01..12: month 1..12 and year 2000..2099. */
 bool rs_parse_expiry(const char *s, int *month, int *year);
+/* A card number from the command line (arg, in argv) into p->number when
+ * it has 1..RS_NUMBER_MAX characters (false otherwise); arg is wiped
+ * either way. */
+bool rs_take_number(char *arg, rs_present *p);
 /* The control message, one line with its '\n'. */
 int rs_present_encode(const rs_present *p, kbuf *out, kassa_err *err);
 int rs_present_decode(const char *line, size_t n, rs_present *p, kassa_err *err);
@@ -96,12 +101,5 @@ int rs_serve(rs_config *cfg);
 
 /* The `present` subcommand: argv after "present". Exit status. */
 int rs_present_main(int argc, char **argv);
-
-/* ---- wipe.c ---- */
-
-/* Makes jansson and libevent clear every block they free, so the card
- * numbers that pass through their buffers do not linger in the heap.
- * Call first thing in main, before either allocates. */
-void rs_wipe_alloc_install(void);
 
 #endif

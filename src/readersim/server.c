@@ -51,7 +51,7 @@ struct rs_server {
     rs_config *cfg;
     struct event_base *base;
     struct evconnlistener *listener;
-    struct event *sig_term, *sig_int;
+    pay_sim_signals sigs;
     rs_conn *conns;
     size_t n_conns;
     /* The read in progress. */
@@ -403,14 +403,6 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     jlog(JLOG_WARN, "reader-sim", "accept_failed", "{s:s}", "error", strerror(errno));
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    (void)what;
-    rs_server *s = arg;
-    jlog(JLOG_INFO, "reader-sim", "signal", "{s:i}", "signal", (int)sig);
-    event_base_loopbreak(s->base);
-}
-
 /* ---- the socket ---- */
 
 static int open_socket(const char *path, int *out_fd, kassa_err *err)
@@ -469,10 +461,7 @@ static void server_free(rs_server *s)
         evconnlistener_free(s->listener);
     if (s->read_timer)
         event_free(s->read_timer);
-    if (s->sig_term)
-        event_free(s->sig_term);
-    if (s->sig_int)
-        event_free(s->sig_int);
+    pay_sim_signals_free(&s->sigs);
     for (size_t i = 0; i < RS_QUEUE_MAX; i++)
         rs_present_wipe(&s->queue[i]);
     if (s->base)
@@ -505,11 +494,9 @@ int rs_serve(rs_config *cfg)
         if (s->listener)
             fd = -1; /* the listener owns it */
         s->read_timer = evtimer_new(s->base, on_read_timer, s);
-        s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
-        s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
     }
-    if (!s->base || !s->listener || !s->read_timer || !s->sig_term || !s->sig_int ||
-        evsignal_add(s->sig_term, NULL) != 0 || evsignal_add(s->sig_int, NULL) != 0) {
+    if (!s->base || !s->listener || !s->read_timer ||
+        !pay_sim_signals_add(&s->sigs, s->base, "reader-sim")) {
         jlog(JLOG_ERROR, "reader-sim", "start_failed", "{s:s}", "error",
              "cannot set up the event loop");
     } else {
