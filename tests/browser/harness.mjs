@@ -8,6 +8,12 @@
 //   KASSA_BROWSER_BASE_URL  use an already running terminal instead of
 //                  starting one (for debugging; the tests then assume it
 //                  holds the demo catalog and the CASHIERS below)
+//
+// Card payments: withTerminalAndBrowser(name, fn, viewport, {paySims,
+// payments}) starts the card reader and processor simulators
+// (tests/lib/paysims.mjs) before the terminal, gives kassad their
+// [payments] section (sims.kassadConfig(payments)), hands the test `sims`,
+// and stops them after the terminal, whatever happened.
 
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { REPO, freePort, readLog, setupCommands, sleep } from '../lib/kassad.mjs';
+import { startPaySims } from '../lib/paysims.mjs';
 
 export { REPO, freePort };
 export const KASSA_BIN = path.resolve(REPO, process.env.KASSA_BIN || 'build/bin');
@@ -30,6 +37,19 @@ export const CASHIERS = [
   { id: 'SUP1', name: 'Sam Supervisor', role: 'supervisor', pin: '9999' },
   { id: 'MGR1', name: 'Maria Manager', role: 'manager', pin: '5555' },
 ];
+
+// Last resort: a test process that dies without running its cleanup (an
+// uncaught error, Ctrl-C) still kills what it started, by PID.
+const children = new Set();
+const liveSims = new Set(); // their processes change when the processor restarts
+process.on('exit', () => {
+  const sims = [...liveSims].flatMap((s) => [s.processor, s.reader]).filter(Boolean).map((p) => p.child);
+  for (const child of [...children, ...sims]) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+});
 
 function run(file, args, opts = {}) {
   return new Promise((resolve, reject) => {
@@ -59,14 +79,27 @@ async function waitHealthy(url, child, logFile, timeoutMs = 20_000) {
   throw new Error(`kassad did not answer ${url}/healthz within ${timeoutMs} ms:\n${readLog(logFile)}`);
 }
 
+/** {section: {key: value}} as an INI file for kassad --config. */
+function iniText(config) {
+  let ini = '';
+  for (const [section, kv] of Object.entries(config)) {
+    ini += `[${section}]\n`;
+    for (const [k, v] of Object.entries(kv)) ini += `${k} = ${v}\n`;
+  }
+  return ini;
+}
+
 /**
  * Start a fresh terminal: temp data dir, `kassa init`, the demo catalog,
  * CASHIERS, then kassad on a free loopback port with cwd = repo root (its
  * default web root is `web` relative to the working directory).
+ * config ({section: {key: value}}) is given to kassad as an INI file;
+ * setup: more kassa CLI calls (the arguments after `--data DIR`, e.g.
+ * ['currency', 'CHF', '--rounding', '5']) run before kassad starts.
  * Returns { url, stop() }; stop() kills kassad by its PID and removes the
  * data dir.
  */
-export async function startTerminal(name) {
+export async function startTerminal(name, { config = null, setup = [] } = {}) {
   if (process.env.KASSA_BROWSER_BASE_URL) {
     const url = process.env.KASSA_BROWSER_BASE_URL.replace(/\/$/, '');
     await waitHealthy(url, null, null, 5000);
@@ -81,18 +114,26 @@ export async function startTerminal(name) {
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), `kassa-browser-${name}-`));
   const data = path.join(tmp, 'data');
   const k = (...args) => run(kassa, ['--data', data, ...args]);
-  for (const args of setupCommands(CASHIERS)) await k(...args);
+  for (const args of [...setupCommands(CASHIERS), ...setup]) await k(...args);
 
+  const args = ['--data', data];
+  if (config) {
+    const file = path.join(tmp, 'kassad.ini');
+    await fsp.writeFile(file, iniText(config));
+    args.push('--config', file);
+  }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logFile = path.join(tmp, 'kassad.log');
   const log = fs.openSync(logFile, 'w');
-  const child = spawn(kassad, ['--data', data, '--api-listen', `127.0.0.1:${port}`], {
+  const child = spawn(kassad, [...args, '--api-listen', `127.0.0.1:${port}`], {
     cwd: REPO,
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);
+  children.add(child);
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.once('exit', () => children.delete(child));
 
   // SIGTERM must stop kassad cleanly (exit 0) within a few seconds; under
   // the sanitizers a leak or a fault at shutdown shows up here.
@@ -179,17 +220,84 @@ export async function screenshot(page, name) {
 }
 
 /**
+ * The card reader and processor simulators in a temp directory. Returns
+ * the sims (tests/lib/paysims.mjs) with stop() also saving their logs to
+ * build/artifacts/logs and removing the directory.
+ */
+export async function startSims(name, options = {}) {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kassa-paysims-'));
+  let sims;
+  try {
+    sims = await startPaySims({ dir, ...options });
+  } catch (err) {
+    await fsp.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  liveSims.add(sims);
+  // Stopping as paysims does (SIGTERM, SIGKILL after 5 s), but with a
+  // timer that is cleared: paysims' own leaves one running, which keeps the
+  // test file's process alive for 5 s after its last test.
+  async function stopOne(p, signal = 'SIGTERM') {
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill(signal);
+    let timer;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(() => {
+        p.child.kill('SIGKILL');
+        resolve();
+      }, 5000);
+    });
+    await Promise.race([p.exited, late]);
+    clearTimeout(timer);
+    await p.exited;
+  }
+  sims.stopProcessor = async (signal) => {
+    await stopOne(sims.processor, signal);
+    sims.processor = null;
+  };
+  sims.stopReader = async (signal) => {
+    await stopOne(sims.reader, signal);
+    sims.reader = null;
+  };
+  sims.stop = async () => {
+    try {
+      await sims.stopReader();
+      await sims.stopProcessor();
+    } finally {
+      liveSims.delete(sims);
+      await fsp.mkdir(path.join(ARTIFACTS, 'logs'), { recursive: true });
+      await fsp.writeFile(path.join(ARTIFACTS, 'logs', `${name}.paysims.log`), sims.logs()).catch(() => {});
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  };
+  return sims;
+}
+
+/**
  * Everything one test needs, with cleanup that always runs and a screenshot
  * that is always taken (a failing test's screen is the most useful one).
+ *
+ * options.paySims: start the payment simulators (true, or the options of
+ * startPaySims, e.g. {defaultCard: null}); options.payments: overrides of
+ * their [payments] section for kassad (e.g. {offline_max_amount_minor: 500});
+ * options.setup: more kassa CLI calls before kassad starts (startTerminal).
+ * fn gets {url, page, context, pageErrors, sims} (sims null without them).
  */
-export async function withTerminalAndBrowser(name, fn, viewport) {
-  const terminal = await startTerminal(name);
+export async function withTerminalAndBrowser(name, fn, viewport, { paySims = null, payments = {}, setup = [] } = {}) {
+  const sims = paySims ? await startSims(name, paySims === true ? {} : paySims) : null;
+  let terminal;
+  try {
+    terminal = await startTerminal(name, { setup, config: sims ? { payments: sims.kassadConfig(payments) } : null });
+  } catch (err) {
+    if (sims) await sims.stop().catch((e) => console.error(e.message));
+    throw err;
+  }
   let browser;
   let failure = null;
   try {
     browser = await launchBrowser(viewport);
     try {
-      await fn({ url: terminal.url, page: browser.page, context: browser.context, pageErrors: browser.pageErrors });
+      await fn({ url: terminal.url, page: browser.page, context: browser.context, pageErrors: browser.pageErrors, sims });
     } finally {
       await screenshot(browser.page, name).catch(() => {});
     }
@@ -204,6 +312,14 @@ export async function withTerminalAndBrowser(name, fn, viewport) {
     // still goes to the output.
     if (failure) console.error(err.message);
     else failure = err;
+  }
+  if (sims) {
+    try {
+      await sims.stop();
+    } catch (err) {
+      if (failure) console.error(err.message);
+      else failure = err;
+    }
   }
   if (failure) throw failure;
 }

@@ -13,7 +13,7 @@ export class ApiError extends Error {
    * @param {string} code   the API's error code ("unauthorized", "locked", …)
    * @param {string} message the API's message, meant for people
    */
-  constructor(status, code, message, { retryAfterS = null, supervisorRejected = false } = {}) {
+  constructor(status, code, message, { retryAfterS = null, supervisorRejected = false, reason = '', overridePossible = false } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
@@ -21,6 +21,11 @@ export class ApiError extends Error {
     this.retryAfterS = retryAfterS;
     // True when a 401 came from a supervisor's PIN, not from our session.
     this.supervisorRejected = supervisorRejected;
+    // Card payments (402 payment_declined, 502 payment_error): why, in the
+    // API's words ("insufficient_funds", "timeout", …), and whether a
+    // manager may allow it anyway (offline_limit).
+    this.reason = reason;
+    this.overridePossible = overridePossible;
   }
 }
 
@@ -115,15 +120,19 @@ export async function request(method, path, body, { auth = true, supervisor = fa
   const message = err && typeof err.message === 'string' && err.message
     ? err.message
     : `The terminal answered ${res.status} ${res.statusText}`.trim();
+  const card = {
+    reason: err && typeof err.reason === 'string' ? err.reason : '',
+    overridePossible: !!(err && err.override_possible === true),
+  };
 
   if (res.status === 401 && auth) {
     if (supervisor && (await sessionStillValid())) {
-      throw new ApiError(401, code, message, { supervisorRejected: true });
+      throw new ApiError(401, code, message, { supervisorRejected: true, ...card });
     }
     session.clear();
     unauthorizedHandler();
   }
-  throw new ApiError(res.status, code, message, { retryAfterS: retryAfterSeconds(res, err) });
+  throw new ApiError(res.status, code, message, { retryAfterS: retryAfterSeconds(res, err), ...card });
 }
 
 async function sessionStillValid() {
@@ -139,6 +148,12 @@ async function sessionStillValid() {
 }
 
 const enc = encodeURIComponent;
+
+// The longest a card checkout can take: the customer has up to the
+// terminal's reader timeout (at most 600 s) to present a card, then the
+// processor up to its own timeout (at most 120 s). kassad always answers
+// within that; the UI must not give up first.
+const CARD_TIMEOUT_MS = 15 * 60 * 1000;
 
 // The endpoints the UI uses, one function each, named after the contract.
 export const api = {
@@ -159,8 +174,21 @@ export const api = {
   addLine: (id, sku, qty = 1) => request('POST', `/api/v1/carts/${enc(id)}/lines`, { sku, qty }),
   patchLine: (id, sku, patch) => request('PATCH', `/api/v1/carts/${enc(id)}/lines/${enc(sku)}`, patch),
   removeLine: (id, sku) => request('DELETE', `/api/v1/carts/${enc(id)}/lines/${enc(sku)}`),
-  checkout: (id, tenderedMinor) =>
-    request('POST', `/api/v1/carts/${enc(id)}/checkout`, { tendered_minor: tenderedMinor }),
+  /**
+   * Pay a cart: cash only, or with `cardMinor` the card pays that much (the
+   * reader waits for the customer, so the answer can take as long as the
+   * terminal's reader timeout: the request is not cut short here, since
+   * giving up would not stop the payment). `manager` ({id, pin}) allows an
+   * offline card payment beyond the limits; its PIN being wrong is a 401
+   * that must not log the cashier out.
+   */
+  checkout: (id, tenderedMinor, { cardMinor = 0, manager = null } = {}) => {
+    const body = { tendered_minor: tenderedMinor };
+    if (cardMinor > 0) body.card_minor = cardMinor;
+    if (manager) body.manager = manager;
+    return request('POST', `/api/v1/carts/${enc(id)}/checkout`, body,
+      cardMinor > 0 ? { supervisor: !!manager, timeoutMs: CARD_TIMEOUT_MS } : {});
+  },
 
   sales: (limit = 20) => request('GET', `/api/v1/sales?limit=${limit}`),
   sale: (id) => request('GET', `/api/v1/sales/${enc(id)}`),
@@ -170,6 +198,17 @@ export const api = {
     request('POST', `/api/v1/sales/${enc(id)}/returns`, withReason({ lines, supervisor }, reason), { supervisor: true }),
   openDrawer: (supervisor, reason) =>
     request('POST', '/api/v1/drawer/open', { supervisor, reason }, { supervisor: true }),
+
+  drawer: () => request('GET', '/api/v1/drawer'),
+  drawerFloat: (amountMinor) => request('POST', '/api/v1/drawer/float', { amount_minor: amountMinor }),
+  drawerDrop: (amountMinor) => request('POST', '/api/v1/drawer/drop', { amount_minor: amountMinor }),
+  drawerCount: (countedMinor) => request('POST', '/api/v1/drawer/count', { counted_minor: countedMinor }),
+
+  pendingPayments: () => request('GET', '/api/v1/payments/pending'),
+  forwardPayments: () => request('POST', '/api/v1/payments/forward'),
+  reviewList: (all = false) => request('GET', `/api/v1/payments/review${all ? '?all=1' : ''}`),
+  resolveReview: (paymentId, manager, note) =>
+    request('POST', `/api/v1/payments/review/${enc(paymentId)}/resolve`, { manager, note }, { supervisor: true }),
 };
 
 // reason is optional for void and return: send it only when given, since the

@@ -4,10 +4,12 @@
 // Cart it gets back, so the screen and the receipt can never disagree.
 
 import { api, ApiError } from './api.js';
-import { openDialog, confirmDialog } from './dialogs.js';
+import { openDialog, confirmDialog, setDialogBusy, supervisorPrompt } from './dialogs.js';
 import { $, h, describeError, keepFocus } from './dom.js';
 import { formatMinor, parseMoney, normalizePercent, quickAmounts } from './money.js';
 import { showReceipt } from './receipt.js';
+import { cardFailureText, cardName, cardOutcome, isCardFailure } from './cards.js';
+import { takesCards } from './status.js';
 
 const CART_KEY = 'kassa.cart';
 
@@ -67,8 +69,16 @@ async function ensureCart() {
   return cart.cart_id;
 }
 
+/** Refuses a change while a card payment for the cart is in progress. */
+function locked() {
+  if (!payBusy) return false;
+  message('A card payment is in progress: the sale cannot change until it ends.', 'error');
+  return true;
+}
+
 /** Add one unit of an item; reopens a cart that vanished (e.g. kassad restarted). */
 function addSku(sku, label) {
+  if (locked()) return Promise.resolve();
   return serial(async () => {
     try {
       const id = await ensureCart();
@@ -101,7 +111,7 @@ async function cartExists(id) {
 /** A barcode from the wedge or the scan field. */
 export function scan(code) {
   const clean = code.trim();
-  if (!clean) return Promise.resolve();
+  if (!clean || locked()) return Promise.resolve();
   return serial(async () => {
     try {
       const item = await api.itemByBarcode(clean);
@@ -122,6 +132,7 @@ function patchLine(sku, patch) {
 }
 
 function removeLine(sku, name) {
+  if (locked()) return Promise.resolve();
   return serial(async () => {
     if (!cart) return;
     try {
@@ -140,6 +151,10 @@ async function changeQty(line, qty) {
     return;
   }
   if (qty === line.qty) return;
+  if (locked()) {
+    render();
+    return;
+  }
   try {
     await patchLine(line.sku, { qty });
   } catch (err) {
@@ -335,28 +350,116 @@ function initDiscount() {
 }
 
 // ─────────────────────────────── paying ───────────────────────────────
+//
+// Cash, card (the whole total) or split (a cash part typed, the rest by
+// card). A card checkout is one request that stays open while the customer
+// presents the card and the processor answers (docs/PAYMENTS.md); the
+// terminal keeps the cart locked meanwhile, and so does this screen: the
+// dialog cannot be closed and nothing can be scanned. Whatever fails, the
+// cart is left as it was, ready for another try or another tender.
+
+// The cash part of a payment may be rounded (cash_rounding, at most to
+// 1.00, halves up), and the Cart does not say by how much: a cash amount
+// this little below the total is left for the terminal to judge.
+const MAX_ROUND_DOWN = 49;
+
+let payBusy = false; // a card payment is waiting for the customer
+let lastPlan = null; // the payment last sent, for "Try again" and the override
+
+const TITLES = { cash: 'Pay cash', card: 'Pay by card', split: 'Split payment: cash + card' };
+
+function tender() {
+  return document.querySelector('input[name=tender]:checked').value;
+}
+
+function setTender(t) {
+  for (const r of document.querySelectorAll('input[name=tender]')) r.checked = r.value === t;
+  syncTender();
+}
+
+function syncTender() {
+  const t = tender();
+  $('dlg-pay-title').textContent = TITLES[t];
+  $('pay-cash-fields').hidden = t === 'card';
+  $('pay-quick').hidden = t !== 'cash';
+  $('pay-received-row').hidden = t !== 'split';
+  $('pay-tendered-label').textContent = t === 'split' ? 'Cash part' : 'Cash tendered';
+  $('pay-card-line').hidden = t === 'cash';
+  $('pay-change-line').hidden = t === 'card';
+  $('pay-confirm').textContent = t === 'cash' ? 'Confirm payment' : 'Charge card';
+  updateChange();
+}
 
 function tenderedMinor() {
   return parseMoney($('pay-tendered').value);
+}
+
+/** Split tender: the cash received, or the cash part when left empty (null: unreadable). */
+function receivedMinor(cashPart) {
+  const raw = $('pay-received').value.trim();
+  return raw === '' ? cashPart : parseMoney(raw);
 }
 
 function updateChange() {
   const t = tenderedMinor();
   const label = $('pay-change-label');
   const out = $('pay-change');
-  if (t === null || !cart) {
+  const cardOut = $('pay-card-amount');
+  if (!cart) {
+    out.textContent = '—';
+    cardOut.textContent = '—';
+    return;
+  }
+  const total = cart.total_minor;
+  const mode = tender();
+  if (mode === 'card') {
+    cardOut.textContent = formatMinor(total);
+    return;
+  }
+  if (mode === 'split') {
+    const ok = t !== null && t > 0 && t < total;
+    cardOut.textContent = ok ? formatMinor(total - t) : '—';
+    const received = ok ? receivedMinor(t) : null;
+    label.textContent = 'Change due';
+    out.textContent = received !== null && received >= t ? formatMinor(received - t) : '—';
+    return;
+  }
+  if (t === null) {
     label.textContent = 'Change due';
     out.textContent = '—';
-  } else if (t >= cart.total_minor) {
+  } else if (t >= total) {
     label.textContent = 'Change due';
-    out.textContent = formatMinor(t - cart.total_minor);
+    out.textContent = formatMinor(t - total);
   } else {
     label.textContent = 'Still due';
-    out.textContent = formatMinor(cart.total_minor - t);
+    out.textContent = formatMinor(total - t);
   }
 }
 
-export async function openPay() {
+/** What the form asks for: {tendered, card} in minor units, or {error, focus}. */
+function payPlan() {
+  const total = cart.total_minor;
+  const mode = tender();
+  if (mode === 'card') return { tendered: 0, card: total };
+  const cash = tenderedMinor();
+  if (mode === 'cash') {
+    if (cash === null) return { error: 'Enter the cash received, e.g. 20 or 20.50.', focus: 'pay-tendered' };
+    if (total - cash > MAX_ROUND_DOWN) return { error: `Not enough: ${formatMinor(total - cash)} still due.`, focus: 'pay-tendered' };
+    return { tendered: cash, card: 0 };
+  }
+  if (cash === null) return { error: 'Enter the cash part, e.g. 10 or 10.50; the card pays the rest.', focus: 'pay-tendered' };
+  if (cash <= 0 || cash >= total) {
+    return { error: `The cash part must be more than 0.00 and less than the total ${formatMinor(total)}; the card pays the rest.`, focus: 'pay-tendered' };
+  }
+  const received = receivedMinor(cash);
+  if (received === null) return { error: 'Enter the cash received like 20 or 20.50, or leave it empty.', focus: 'pay-received' };
+  if (received < cash) {
+    return { error: `Cash received ${formatMinor(received)} is less than the cash part ${formatMinor(cash)}.`, focus: 'pay-received' };
+  }
+  return { tendered: received, card: total - cash };
+}
+
+export async function openPay(mode = 'cash') {
   await queue; // let a scan in flight land first
   if (!cart || cart.lines.length === 0) {
     message('Nothing to pay: the sale has no items yet.', 'error');
@@ -364,7 +467,9 @@ export async function openPay() {
   }
   $('pay-total').textContent = formatMinor(cart.total_minor);
   $('pay-tendered').value = '';
+  $('pay-received').value = '';
   $('pay-error').textContent = '';
+  clearFailure();
   $('pay-quick').replaceChildren(...quickAmounts(cart.total_minor).map((v, i) =>
     h('button', {
       type: 'button', class: 'quick-btn', 'aria-label': i === 0 ? `Exact amount ${formatMinor(v)}` : `Tendered ${formatMinor(v)}`,
@@ -374,45 +479,201 @@ export async function openPay() {
         $('pay-confirm').focus();
       },
     }, i === 0 ? `Exact ${formatMinor(v)}` : formatMinor(v))));
-  updateChange();
-  return openDialog($('dlg-pay'), $('pay-tendered'));
+  // Without a card reader only cash is offered.
+  const cards = takesCards() !== false;
+  for (const r of document.querySelectorAll('input[name=tender]')) r.disabled = r.value !== 'cash' && !cards;
+  setTender(cards ? mode : 'cash');
+  return openDialog($('dlg-pay'), mode === 'card' ? $('pay-confirm') : $('pay-tendered'));
+}
+
+// While a card payment waits for the customer, nothing in the dialog can
+// change and the dialog cannot be closed (the request cannot be taken back).
+function setPaying(on, plan) {
+  payBusy = on;
+  const dlg = $('dlg-pay');
+  for (const el of $('pay-form').querySelectorAll('input, button:not([data-close])')) {
+    el.disabled = on || (el.name === 'tender' && el.value !== 'cash' && takesCards() === false);
+  }
+  setDialogBusy(dlg, on);
+  dlg.classList.toggle('paying', on);
+  const progress = $('pay-progress');
+  progress.hidden = !on;
+  progress.textContent = on ? `Present card on the reader… The card pays ${formatMinor(plan.card)}.` : '';
+  if (on) progress.focus();
+}
+
+function clearFailure() {
+  $('pay-failure').hidden = true;
+  $('pay-failure-title').textContent = '';
+  $('pay-failure-detail').textContent = '';
+}
+
+function showFailure(err) {
+  const f = cardFailureText(err);
+  $('pay-failure-title').textContent = f.title;
+  const sentence = (t) => (t && !/[.!?]$/.test(t) ? `${t}.` : t);
+  const detail = [sentence(f.detail)];
+  detail.push(f.override
+    ? 'Nothing was charged. After a manager’s approval the customer presents the card again.'
+    : 'Nothing was charged and the sale is still open.');
+  $('pay-failure-detail').textContent = detail.filter(Boolean).join(' ');
+  $('pay-override').hidden = !f.override;
+  $('pay-retry').textContent = f.declined && !f.override ? 'Try another card' : 'Try again';
+  $('pay-failure').hidden = false;
+  message(`${f.title}. The sale is still open.`, 'error');
+  (f.override ? $('pay-override') : $('pay-retry')).focus();
+}
+
+function paidText(sale) {
+  const card = sale.card;
+  if (!card) return `Sale ${sale.sale_id} paid. Change ${formatMinor(sale.change_minor)}.`;
+  let text = `Sale ${sale.sale_id} paid by card ${cardName(card)}: ${cardOutcome(card)}.`;
+  if (sale.tendered_minor > 0) text += ` Cash ${formatMinor(sale.tendered_minor)}, change ${formatMinor(sale.change_minor)}.`;
+  return text;
+}
+
+function paid(sale) {
+  $('dlg-pay').close('paid');
+  forgetCart();
+  message(paidText(sale), 'ok');
+  showReceipt(sale);
+}
+
+// A card checkout whose answer never came (the terminal went away): the
+// payment may have completed. The cart tells: a paid cart is gone.
+async function unknownOutcome(err, cartId) {
+  try {
+    await api.getCart(cartId);
+    $('pay-error').textContent = `${describeError(err)} Nothing was sold: the sale is still open.`;
+  } catch (e2) {
+    if (e2 instanceof ApiError && e2.status === 404) {
+      $('dlg-pay').close('unknown');
+      forgetCart();
+      message('The terminal did not answer the card payment, and the sale is no longer open: it was most likely paid. ' +
+        'Check Recent sales (F8) before charging the customer again.', 'error');
+    } else {
+      $('pay-error').textContent = describeError(err);
+    }
+  }
+}
+
+function checkoutFailed(err, plan, cartId) {
+  if (err instanceof ApiError && err.status === 401 && !err.supervisorRejected) return; // back to login
+  if (isCardFailure(err)) {
+    showFailure(err);
+    return;
+  }
+  if (plan.card > 0 && err instanceof ApiError && err.status === 0) unknownOutcome(err, cartId);
+  else $('pay-error').textContent = describeError(err);
+  // The progress line that had focus is gone: back to the form.
+  if ($('dlg-pay').open && !$('dlg-pay').contains(document.activeElement)) {
+    (tender() === 'card' ? $('pay-confirm') : $('pay-tendered')).focus();
+  }
+}
+
+function pay(plan) {
+  lastPlan = plan;
+  $('pay-error').textContent = '';
+  clearFailure();
+  return serial(async () => {
+    if (!cart) return; // the session ended meanwhile
+    const cartId = cart.cart_id;
+    if (plan.card > 0) setPaying(true, plan);
+    else $('pay-confirm').disabled = true;
+    let sale = null;
+    let failure = null;
+    try {
+      sale = await api.checkout(cartId, plan.tendered, { cardMinor: plan.card });
+    } catch (err) {
+      failure = err;
+    } finally {
+      if (plan.card > 0) setPaying(false);
+      else $('pay-confirm').disabled = false;
+    }
+    if (sale) paid(sale);
+    else checkoutFailed(failure, plan, cartId);
+  });
+}
+
+function submitPay() {
+  if (payBusy || !cart) return;
+  const plan = payPlan();
+  if (plan.error) {
+    $('pay-error').textContent = plan.error;
+    $(plan.focus).focus();
+    return;
+  }
+  pay(plan);
+}
+
+// Beyond the offline limits a manager may allow the payment: the same
+// checkout again with the manager's id and PIN, the card presented again.
+async function managerOverride() {
+  const plan = lastPlan;
+  if (!plan || !cart) return;
+  const cartId = cart.cart_id;
+  const outcome = await supervisorPrompt({
+    title: 'Manager override',
+    what: `Allow the card payment of ${formatMinor(plan.card)} offline, beyond the limit. ` +
+      'The customer presents the card again after the approval.',
+    level: 'manager',
+    reasonLabel: null,
+    busyText: `Present card on the reader… The card pays ${formatMinor(plan.card)}.`,
+    action: (manager) => serial(async () => {
+      payBusy = true;
+      try {
+        return { sale: await api.checkout(cartId, plan.tendered, { cardMinor: plan.card, manager }) };
+      } catch (err) {
+        // A wrong PIN, a lockout or a cashier who is no manager: the prompt
+        // says so and stays open. Anything else ends the attempt.
+        if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 423)) throw err;
+        return { err };
+      } finally {
+        payBusy = false;
+      }
+    }),
+  });
+  if (!outcome) return;
+  if (outcome.sale) paid(outcome.sale);
+  else checkoutFailed(outcome.err, plan, cartId);
+}
+
+function payCashInstead() {
+  clearFailure();
+  $('pay-error').textContent = '';
+  $('pay-tendered').value = '';
+  setTender('cash');
+  $('pay-tendered').focus();
 }
 
 function initPay() {
   $('pay-tendered').addEventListener('input', updateChange);
+  $('pay-received').addEventListener('input', updateChange);
+  for (const r of document.querySelectorAll('input[name=tender]')) {
+    r.addEventListener('change', () => {
+      clearFailure();
+      $('pay-error').textContent = '';
+      syncTender();
+    });
+  }
   $('pay-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    const t = tenderedMinor();
-    if (t === null) {
-      $('pay-error').textContent = 'Enter the cash received, e.g. 20 or 20.50.';
-      $('pay-tendered').focus();
-      return;
-    }
-    if (t < cart.total_minor) {
-      $('pay-error').textContent = `Not enough: ${formatMinor(cart.total_minor - t)} still due.`;
-      $('pay-tendered').focus();
-      return;
-    }
-    serial(async () => {
-      $('pay-confirm').disabled = true;
-      try {
-        const sale = await api.checkout(cart.cart_id, t);
-        $('dlg-pay').close('paid');
-        forgetCart();
-        message(`Sale ${sale.sale_id} paid. Change ${formatMinor(sale.change_minor)}.`, 'ok');
-        showReceipt(sale);
-      } catch (err) {
-        if (!(err instanceof ApiError && err.status === 401)) $('pay-error').textContent = describeError(err);
-      } finally {
-        $('pay-confirm').disabled = false;
-      }
-    });
+    submitPay();
   });
+  $('pay-retry').addEventListener('click', submitPay);
+  $('pay-cash-instead').addEventListener('click', payCashInstead);
+  $('pay-override').addEventListener('click', managerOverride);
+}
+
+/** True while a card payment waits for the customer (the cart is locked). */
+export function paymentInProgress() {
+  return payBusy;
 }
 
 // ───────────────────────────── cancel sale ─────────────────────────────
 
 export async function cancelSale({ ask = true } = {}) {
+  if (locked()) return false;
   await queue;
   if (!cart) return true;
   if (ask && cart.lines.length > 0 &&
@@ -448,7 +709,8 @@ export function initCheckout() {
     scan(code);
   });
   $('btn-search').addEventListener('click', openSearch);
-  $('btn-pay').addEventListener('click', openPay);
+  $('btn-pay').addEventListener('click', () => openPay('cash'));
+  $('btn-pay-card').addEventListener('click', () => openPay('card'));
   $('btn-cancel-sale').addEventListener('click', () => cancelSale());
   initSearch();
   initDiscount();

@@ -43,22 +43,41 @@ export function initDialogs() {
   for (const dlg of document.querySelectorAll('dialog')) {
     dlg.addEventListener('keydown', trapTab);
     for (const b of dlg.querySelectorAll('[data-close]')) {
-      b.addEventListener('click', () => dlg.close('cancel'));
+      b.addEventListener('click', () => {
+        if (!isBusy(dlg)) dlg.close('cancel');
+      });
     }
     // Esc closes, whatever has focus: some controls would otherwise keep
     // the key for themselves (a search field clears itself on Esc), and
     // Chromium ignores a second Esc in a row unless "cancel" is handled.
+    // A busy dialog (a card payment waiting for the customer) stays open.
     dlg.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && !e.defaultPrevented) {
         e.preventDefault();
-        dlg.close('cancel');
+        if (!isBusy(dlg)) dlg.close('cancel');
       }
     });
     dlg.addEventListener('cancel', (e) => {
       e.preventDefault();
-      dlg.close('cancel');
+      if (!isBusy(dlg)) dlg.close('cancel');
     });
   }
+}
+
+function isBusy(dlg) {
+  return dlg.dataset.busy === '1';
+}
+
+/**
+ * While busy, a dialog cannot be closed by Esc or its [data-close]
+ * buttons (they are disabled): used while a request that must not be
+ * abandoned is running, such as a card payment.
+ */
+export function setDialogBusy(dlg, busy) {
+  if (busy) dlg.dataset.busy = '1';
+  else delete dlg.dataset.busy;
+  dlg.setAttribute('aria-busy', busy ? 'true' : 'false');
+  for (const b of dlg.querySelectorAll('[data-close]')) b.disabled = busy;
 }
 
 /**
@@ -125,29 +144,36 @@ export async function confirmDialog(title, text) {
   return (await openDialog(dlg)) === 'yes';
 }
 
-let supervisorsCache = null;
+let approversCache = null;
 
-async function supervisors() {
-  if (!supervisorsCache) {
+/** Staff who may approve: supervisors and managers, or managers only. */
+async function approvers(level) {
+  if (!approversCache) {
     const { cashiers } = await api.cashiers();
-    supervisorsCache = cashiers.filter((c) => c.role === 'supervisor' || c.role === 'manager');
+    approversCache = cashiers.filter((c) => c.role === 'supervisor' || c.role === 'manager');
   }
-  return supervisorsCache;
+  return level === 'manager' ? approversCache.filter((c) => c.role === 'manager') : approversCache;
 }
 
 /**
- * Ask a supervisor to approve an action. `action(supervisor, reason)` runs
- * the API call; while it fails with a wrong PIN, a lockout or a refusal the
- * dialog stays open with the API's message, so the supervisor can try again.
- * Resolves with the action's result, or null when cancelled.
+ * Ask a supervisor (or a manager) to approve an action. `action(approver,
+ * reason)` runs the API call; while it fails with a wrong PIN, a lockout or
+ * a refusal the dialog stays open with the API's message, so the approver
+ * can try again. Resolves with the action's result, or null when cancelled.
  *
  * @param {object} o
  * @param {string} o.title
  * @param {string} o.what          one line saying what is being approved
- * @param {boolean} o.reasonRequired
+ * @param {boolean} [o.reasonRequired]
+ * @param {'supervisor'|'manager'} [o.level]  who may approve (default: supervisors and managers)
+ * @param {string|null} [o.reasonLabel] the text field's name ("Reason", "Note"); null: no text field
+ * @param {number} [o.reasonMax]   the text field's maximum length
+ * @param {string} [o.busyText]    shown while the action runs (it cannot be cancelled then)
  * @param {(sup: {id: string, pin: string}, reason: string) => Promise<any>} o.action
  */
-export async function supervisorPrompt({ title, what, reasonRequired, action }) {
+export async function supervisorPrompt({
+  title, what, reasonRequired = false, level = 'supervisor', reasonLabel = 'Reason', reasonMax = 200, busyText = '', action,
+}) {
   const dlg = document.getElementById('dlg-supervisor');
   const form = document.getElementById('supervisor-form');
   const sel = document.getElementById('supervisor-id');
@@ -155,56 +181,84 @@ export async function supervisorPrompt({ title, what, reasonRequired, action }) 
   const reason = document.getElementById('supervisor-reason');
   const error = document.getElementById('supervisor-error');
   const ok = document.getElementById('supervisor-ok');
+  const busy = document.getElementById('supervisor-busy');
+  const who = level === 'manager' ? 'Manager' : 'Supervisor';
 
   document.getElementById('dlg-supervisor-title').textContent = title;
   document.getElementById('supervisor-what').textContent = what;
-  document.getElementById('supervisor-reason-label').textContent = reasonRequired ? 'Reason (required)' : 'Reason (optional)';
-  reason.required = reasonRequired;
+  document.getElementById('supervisor-id-label').textContent = who;
+  document.getElementById('supervisor-pin-label').textContent = `${who} PIN`;
+  const withText = reasonLabel !== null;
+  document.getElementById('supervisor-reason-row').hidden = !withText;
+  if (withText) {
+    document.getElementById('supervisor-reason-label').textContent = `${reasonLabel} (${reasonRequired ? 'required' : 'optional'})`;
+  }
+  reason.required = withText && reasonRequired;
+  reason.maxLength = reasonMax;
   pin.value = '';
   reason.value = '';
   error.textContent = '';
+  busy.textContent = '';
+  busy.hidden = true;
 
   sel.replaceChildren();
   try {
-    for (const s of await supervisors()) {
+    for (const s of await approvers(level)) {
       sel.add(new Option(`${s.name} (${s.id}, ${s.role})`, s.id));
     }
   } catch (e) {
     error.textContent = describeError(e);
   }
-  if (sel.options.length === 0) sel.add(new Option('No supervisor is set up on this terminal', ''));
+  if (sel.options.length === 0) sel.add(new Option(`No ${who.toLowerCase()} is set up on this terminal`, ''));
 
   let result = null;
+  function setWorking(on) {
+    ok.disabled = on;
+    if (busyText) {
+      // A long wait (the customer presenting a card): nothing in the
+      // prompt can change or close it meanwhile.
+      sel.disabled = on;
+      pin.disabled = on;
+      reason.disabled = on;
+      setDialogBusy(dlg, on);
+      busy.textContent = on ? busyText : '';
+      busy.hidden = !on;
+      if (on) busy.focus();
+    }
+  }
   async function onSubmit(e) {
     e.preventDefault();
+    if (ok.disabled) return;
     error.textContent = '';
     if (!sel.value) {
-      error.textContent = 'Choose a supervisor.';
+      error.textContent = `Choose a ${who.toLowerCase()}.`;
       sel.focus();
       return;
     }
     if (!pin.value) {
-      error.textContent = 'Enter the supervisor PIN.';
+      error.textContent = `Enter the ${who.toLowerCase()} PIN.`;
       pin.focus();
       return;
     }
-    const why = reason.value.trim();
-    if (reasonRequired && !why) {
-      error.textContent = 'A reason is required.';
+    const why = withText ? reason.value.trim() : '';
+    if (withText && reasonRequired && !why) {
+      error.textContent = `A ${reasonLabel.toLowerCase()} is required.`;
       reason.focus();
       return;
     }
-    ok.disabled = true;
+    setWorking(true);
+    let failed = false;
     try {
       result = await action({ id: sel.value, pin: pin.value }, why);
-      dlg.close('ok');
     } catch (err) {
+      failed = true;
       pin.value = '';
-      error.textContent = supervisorErrorText(err);
-      if (dlg.open) pin.focus();
+      error.textContent = approverErrorText(err, who);
     } finally {
-      ok.disabled = false;
+      setWorking(false);
     }
+    if (!failed) dlg.close('ok');
+    else if (dlg.open) pin.focus();
   }
   form.addEventListener('submit', onSubmit);
   try {
@@ -212,16 +266,17 @@ export async function supervisorPrompt({ title, what, reasonRequired, action }) 
     return rv === 'ok' ? result : null;
   } finally {
     form.removeEventListener('submit', onSubmit);
+    setDialogBusy(dlg, false);
   }
 }
 
-function supervisorErrorText(err) {
+function approverErrorText(err, who) {
   if (err instanceof ApiError) {
-    if (err.status === 401 && err.supervisorRejected) return `Wrong supervisor PIN. (${err.message})`;
+    if (err.status === 401 && err.supervisorRejected) return `Wrong ${who.toLowerCase()} PIN. (${err.message})`;
     if (err.status === 423) {
       return err.retryAfterS != null
-        ? `Supervisor locked, try again in ${err.retryAfterS} s. (${err.message})`
-        : `Supervisor locked: ${err.message}`;
+        ? `${who} locked, try again in ${err.retryAfterS} s. (${err.message})`
+        : `${who} locked: ${err.message}`;
     }
     if (err.status === 403) return `Not allowed: ${err.message}`;
   }

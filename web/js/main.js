@@ -9,9 +9,11 @@ import {
   initCheckout, restoreCart, forgetCart, scan, openSearch, openPay, cancelSale, hasOpenLines, message,
 } from './checkout.js';
 import { initSales, openSales, openDrawer } from './sales.js';
+import { initDrawer } from './drawer.js';
+import { initReview } from './review.js';
 import { initReceipt } from './receipt.js';
 import { installScanner } from './scanner.js';
-import { startStatusPolling } from './status.js';
+import { startStatusPolling, refreshStatus } from './status.js';
 
 const checkoutVisible = () => !$('view-checkout').hidden;
 
@@ -31,7 +33,10 @@ async function toCheckout(s) {
   $('view-checkout').hidden = false;
   const c = s.cashier;
   $('who').textContent = `${c.name} · ${c.role}`;
+  // The card payment review list is for supervisors and managers.
+  $('btn-review').hidden = c.role !== 'supervisor' && c.role !== 'manager';
   message('');
+  refreshStatus(); // the status bar's "Forward now" needs a session
   await restoreCart();
   $('scan-input').focus();
 }
@@ -47,6 +52,7 @@ async function logout() {
   }
   session.clear();
   toLogin('');
+  refreshStatus();
 }
 
 // Function keys work from anywhere on the checkout screen, including from
@@ -75,6 +81,8 @@ async function boot() {
   initLogin(toCheckout);
   initCheckout();
   initSales();
+  initDrawer();
+  initReview();
   initReceipt();
   startStatusPolling();
   $('btn-logout').addEventListener('click', logout);

@@ -9,8 +9,9 @@ import { $, h, describeError, keepFocus } from './dom.js';
 import { formatMinor } from './money.js';
 import { showReceipt } from './receipt.js';
 import { message } from './checkout.js';
+import { refundText } from './cards.js';
 
-function timeText(ms) {
+export function timeText(ms) {
   const d = new Date(ms);
   const now = new Date();
   const pad = (n) => String(n).padStart(2, '0');
@@ -91,7 +92,16 @@ async function voidSale(s) {
     action: (sup, reason) => api.voidSale(s.sale_id, sup, reason),
   });
   if (!done) return;
-  const text = `Sale ${done.sale_id} voided. Refund ${formatMinor(done.refund_minor)} in cash.`;
+  // The answer names the card by its last four digits; the sale has its brand.
+  let brand = '';
+  if (done.refund_card_minor > 0) {
+    try {
+      brand = ((await api.sale(done.sale_id)).card || {}).brand || '';
+    } catch {
+      // the last four digits say enough
+    }
+  }
+  const text = `Sale ${done.sale_id} voided. Refund ${refundText(done, brand)}.`;
   salesMsg(text);
   message(text, 'ok');
   await refresh();
@@ -155,7 +165,7 @@ function initReturn() {
     });
     if (!done) return;
     $('dlg-return').close('ok');
-    const text = `Return ${done.return_id} on sale ${done.sale_id}: refund ${formatMinor(done.refund_minor)} in cash.`;
+    const text = `Return ${done.return_id} on sale ${done.sale_id}: refund ${refundText(done, sale.card ? sale.card.brand : '')}.`;
     salesMsg(text);
     message(text, 'ok');
     await refresh();

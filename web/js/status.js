@@ -3,9 +3,14 @@
 // always does, offline or not) and whether its sales are leaving the till.
 // Polls are chained with setTimeout, not setInterval, so a slow terminal
 // never gets a second poll while the first is still waiting.
+//
+// Card payments: the processor's state, the payments accepted offline and
+// not yet forwarded (count and amount), the review list's size, and a
+// "Forward now" button while anything waits for the processor.
 
-import { api } from './api.js';
-import { $ } from './dom.js';
+import { api, session, ApiError } from './api.js';
+import { $, describeError } from './dom.js';
+import { formatMinor } from './money.js';
 
 const PERIOD_MS = 2000;
 
@@ -42,6 +47,78 @@ function render(s) {
   const up = s.cloud && Number.isInteger(s.cloud.pending_upload_ops) && s.cloud.pending_upload_ops > 0
     ? ` (${s.cloud.pending_upload_ops} to upload)` : '';
   set($('st-cloud'), cloudText + up, cloud === 'online' ? 'st-ok' : cloud === 'offline' ? 'st-warn' : '');
+  renderPayments(s.payments && typeof s.payments === 'object' ? s.payments : null);
+}
+
+const PROCESSOR = {
+  online: ['Card processor: online', 'st-ok'],
+  offline: ['Card processor: offline (cards accepted offline)', 'st-warn'],
+  unknown: ['Card processor: not contacted yet', ''],
+  none: ['No card processor (cards accepted offline)', 'st-warn'],
+};
+
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+let cardReader = null; // from the last status: is a card reader configured?
+
+/** Whether this terminal takes cards: true, false, or null before the first status. */
+export function takesCards() {
+  return cardReader;
+}
+
+function renderPayments(p) {
+  if (p && typeof p.reader === 'boolean' && p.reader !== cardReader) {
+    cardReader = p.reader;
+    // No reader, no card tender (the terminal would refuse it).
+    $('btn-pay-card').hidden = !cardReader;
+  }
+  const cardEl = $('st-card');
+  const pendingEl = $('st-card-pending');
+  const reviewEl = $('st-review');
+  const forward = $('st-forward');
+  const int = (v) => (Number.isInteger(v) ? v : 0);
+  if (!p || (!p.reader && (!p.processor || p.processor === 'none'))) {
+    cardEl.hidden = pendingEl.hidden = reviewEl.hidden = forward.hidden = true;
+    return;
+  }
+  const [text, cls] = PROCESSOR[p.processor] || [`Card processor: ${p.processor}`, ''];
+  set(cardEl, text, cls);
+  cardEl.hidden = false;
+
+  const pending = int(p.pending_count);
+  if (pending > 0) {
+    set(pendingEl, `${count(pending, 'card payment', 'card payments')} pending: ${formatMinor(int(p.pending_amount_minor))}`, 'st-warn');
+  }
+  pendingEl.hidden = pending === 0;
+
+  const review = int(p.review_count);
+  if (review > 0) set(reviewEl, `${count(review, 'card payment', 'card payments')} to review`, 'st-warn');
+  reviewEl.hidden = review === 0;
+
+  // Forwarding needs a session; anything due (stored payments, captures,
+  // reversals, refunds) can be sent now instead of at the next retry.
+  forward.hidden = !session.token || (pending === 0 && int(p.due_count) === 0);
+}
+
+async function forwardNow() {
+  const b = $('st-forward');
+  b.disabled = true;
+  b.textContent = 'Forwarding…';
+  b.removeAttribute('title');
+  try {
+    await api.forwardPayments();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) {
+      b.title = `Could not forward: ${describeError(err)}`;
+    }
+  } finally {
+    b.disabled = false;
+    b.textContent = 'Forward now';
+  }
+  // The forwarder answers in the background: look again soon.
+  refreshStatus();
+  setTimeout(refreshStatus, 400);
+  setTimeout(refreshStatus, 1200);
 }
 
 // Keep the last known values, greyed out: they are no longer current.
@@ -50,14 +127,37 @@ function renderUnreachable() {
   $('status-bar').classList.add('stale');
 }
 
-export function startStatusPolling() {
-  async function tick() {
-    try {
-      render(await api.status());
-    } catch {
-      renderUnreachable();
-    }
-    setTimeout(tick, PERIOD_MS);
+let timer = null;
+let polling = false;
+let again = false;
+
+async function tick() {
+  if (polling) {
+    again = true; // asked for while a poll runs: poll once more after it
+    return;
   }
+  polling = true;
+  clearTimeout(timer);
+  try {
+    render(await api.status());
+  } catch {
+    renderUnreachable();
+  }
+  polling = false;
+  if (again) {
+    again = false;
+    tick();
+    return;
+  }
+  timer = setTimeout(tick, PERIOD_MS);
+}
+
+/** Poll now (after something that changes the status), then every 2 s again. */
+export function refreshStatus() {
+  tick();
+}
+
+export function startStatusPolling() {
+  $('st-forward').addEventListener('click', forwardNow);
   tick();
 }
