@@ -76,10 +76,16 @@ static json_t *cart_json(kd_app *app, const kd_cart *c, const pricing_totals *t)
             return NULL;
         }
     }
-    return json_pack("{s:s,s:o,s:I,s:I,s:I,s:I}", "cart_id", c->id, "lines", lines,
+    /* What the whole cart costs in cash, by the cash rounding rule (the
+     * total when the rule cannot be read: the checkout checks again). */
+    int64_t cash_total = t->total;
+    kassa_err err;
+    if (term_cash_round(app->t, t->total, &cash_total, &err) != KASSA_OK)
+        cash_total = t->total;
+    return json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I}", "cart_id", c->id, "lines", lines,
                      "subtotal_minor", (json_int_t)t->subtotal, "discount_minor",
                      (json_int_t)t->discount, "tax_minor", (json_int_t)t->tax, "total_minor",
-                     (json_int_t)t->total);
+                     (json_int_t)t->total, "cash_total_minor", (json_int_t)cash_total);
 }
 
 /* Keeps a priced candidate as the cart and answers with it. */

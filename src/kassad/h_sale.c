@@ -88,10 +88,10 @@ json_t *kd_json_sale(kd_app *app, const oplog_sale_ref *ref, const term_sale_inf
 /* Where a refund went (voids and returns). */
 static json_t *refund_json(const term_refund *rf)
 {
-    return json_pack("{s:I,s:I,s:I,s:s,s:s}", "refund_minor", (json_int_t)rf->total,
+    return json_pack("{s:I,s:I,s:I,s:s,s:s,s:s}", "refund_minor", (json_int_t)rf->total,
                      "refund_cash_minor", (json_int_t)rf->cash, "refund_card_minor",
-                     (json_int_t)rf->card, "card_refund_id", rf->refund_id, "card_last4",
-                     rf->last4);
+                     (json_int_t)rf->card, "card_refund_id", rf->refund_id, "card_last4", rf->last4,
+                     "card_brand", rf->brand);
 }
 
 static json_t *summary_json(const term_sale_info *s)

@@ -404,7 +404,11 @@ static void on_auth_answer(kd_pay *p, void *ctx, int status, const char *body, s
         fail_storage(py, &err);
         return;
     }
-    answer_error(py, 402, KD_E_DECLINED, reason, false, "Card declined: %s", reason);
+    char words[PAY_REASON_MAX + 1];
+    snprintf(words, sizeof words, "%s", reason);
+    for (char *c = words; *c; c++)
+        *c = *c == '_' ? ' ' : *c;
+    answer_error(py, 402, KD_E_DECLINED, reason, false, "Card declined: %s", words);
     release(py);
 }
 
@@ -641,7 +645,10 @@ void kd_pay_checkout(kd_req *r, kd_cart *c, int64_t cash, int64_t card, const ch
             jlog(JLOG_ERROR, "pay", "abandon_failed", "{s:s,s:s}", "payment_id", py->id, "error",
                  e2.msg);
         jlog(JLOG_WARN, "pay", "reader_unavailable", "{s:s}", "error", err.msg);
-        kd_reply_error(r, 502, KD_E_PAYMENT_ERROR, "%s", err.msg);
+        kd_reply_json(r, 502,
+                      json_pack("{s:{s:s,s:s,s:s,s:s}}", "error", "code", KD_E_PAYMENT_ERROR,
+                                "message", err.msg, "reason", "reader_unavailable", "payment_id",
+                                py->id));
         return;
     }
     py->used = true;

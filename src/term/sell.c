@@ -336,6 +336,7 @@ static int refund_split(term *t, const oplog_sale_ref *ref, const oplog_sale *s,
             return rc;
         snprintf(out->refund_id, sizeof out->refund_id, "%s", sp->refund_id);
         snprintf(out->last4, sizeof out->last4, "%s", s->card.last4);
+        snprintf(out->brand, sizeof out->brand, "%s", s->card.brand);
     }
     out->card = sp->card_amount;
     out->cash = oplog_refund_cash(total, sp);

@@ -196,6 +196,7 @@ typedef struct term_refund {
     int64_t card;  /* back to the card */
     char refund_id[OPLOG_PAY_ID_MAX + 1];
     char last4[5];
+    char brand[OPLOG_BRAND_MAX + 1];
 } term_refund;
 
 /* Voids a whole sale, refunding what was paid to its tenders (refund may
