@@ -48,10 +48,10 @@ typedef struct kd_metrics_gauges {
     uint64_t peer_bytes_sent, peer_bytes_received;
     uint64_t peer_links_refused;
     /* Card payments (-1 when the database cannot be read). */
-    int64_t card_pending;        /* stored offline, not yet forwarded */
-    int64_t card_pending_minor;  /* their amount */
-    int64_t card_due;            /* everything waiting for the processor */
-    int64_t card_processor_up;   /* 1 online, 0 offline or unknown */
+    int64_t card_pending;       /* stored offline, not yet forwarded */
+    int64_t card_pending_minor; /* their amount */
+    int64_t card_due;           /* everything waiting for the processor */
+    int64_t card_processor_up;  /* 1 online, 0 offline or unknown */
 } kd_metrics_gauges;
 
 /* Appends the exposition text to out. */

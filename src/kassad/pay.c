@@ -50,6 +50,7 @@ typedef struct kd_paying {
     struct evhttp_request *ev; /* the client's request; NULL once it went away */
     struct evhttp_connection *client;
     uint64_t started_us;
+    size_t route;  /* for the metrics, counted when answered */
     kd_cart *cart; /* locked (paying) until the end */
     char cashier[KASSA_ID_MAX + 1];
     char id[OPLOG_PAY_ID_MAX + 1];
@@ -83,6 +84,7 @@ typedef struct kd_pay {
     /* forwarder */
     struct event *timer;
     bool running;
+    bool kicked;      /* work was added while a pass ran: run another */
     int64_t retry_ms; /* the current backoff; 0 while the processor answers */
     term_pay *chunk;  /* KD_PAY_FORWARD_CHUNK rows */
     size_t n_chunk, next;
@@ -192,16 +194,28 @@ static void on_client_gone(struct evhttp_connection *c, void *arg)
     py->ev = NULL;
 }
 
-static void answer(kd_paying *py, int status, json_t *body)
+/* Answers the client's request with body, or with err when body is NULL
+ * and err is not; counted in the metrics now that the answer is known. */
+static void answer_with(kd_paying *py, int status, json_t *body, const kassa_err *err)
 {
     if (!py->ev) {
         json_decref(body);
         return;
     }
+    kd_app *app = py->pay->app;
     evhttp_connection_set_closecb(py->client, NULL, NULL);
-    kd_req r = {.app = py->pay->app, .ev = py->ev, .started_us = py->started_us};
-    kd_reply_json(&r, status, body);
+    kd_req r = {.app = app, .ev = py->ev, .started_us = py->started_us};
+    if (err && !body)
+        kd_reply_kassa(&r, err);
+    else
+        kd_reply_json(&r, status, body);
     py->ev = NULL;
+    kd_metrics_request(app->metrics, py->route, r.status, kd_mono_us() - py->started_us);
+}
+
+static void answer(kd_paying *py, int status, json_t *body)
+{
+    answer_with(py, status, body, NULL);
 }
 
 /* The error shape of the contract, with the card path's details. */
@@ -250,12 +264,7 @@ static void release(kd_paying *py)
 static void fail_storage(kd_paying *py, const kassa_err *err)
 {
     jlog(JLOG_ERROR, "pay", "state_failed", "{s:s,s:s}", "payment_id", py->id, "error", err->msg);
-    if (py->ev) {
-        kd_req r = {.app = py->pay->app, .ev = py->ev, .started_us = py->started_us};
-        evhttp_connection_set_closecb(py->client, NULL, NULL);
-        kd_reply_kassa(&r, err);
-        py->ev = NULL;
-    }
+    answer_with(py, 0, NULL, err);
     release(py);
 }
 
@@ -293,12 +302,7 @@ static void complete_sale(kd_paying *py, int mode, const char *auth_code, const 
         if (term_pay_abandon(app->t, py->id, "sale_refused", &e2) != KASSA_OK)
             jlog(JLOG_ERROR, "pay", "abandon_failed", "{s:s,s:s}", "payment_id", py->id, "error",
                  e2.msg);
-        if (py->ev) {
-            kd_req r = {.app = app, .ev = py->ev, .started_us = py->started_us};
-            evhttp_connection_set_closecb(py->client, NULL, NULL);
-            kd_reply_kassa(&r, &err);
-            py->ev = NULL;
-        }
+        answer_with(py, 0, NULL, &err);
         release(py);
         kd_pay_kick(app);
         return;
@@ -656,13 +660,14 @@ void kd_pay_checkout(kd_req *r, kd_cart *c, int64_t cash, int64_t card, const ch
     c->paying = true;
     py->ev = r->ev;
     py->started_us = r->started_us;
+    py->route = r->match.index;
     py->client = evhttp_request_get_connection(r->ev);
     py->call = (proc_call){.pay = p, .cb = on_auth_answer, .ctx = py};
     if (py->client)
         evhttp_connection_set_closecb(py->client, on_client_gone, py);
     jlog(JLOG_INFO, "pay", "card_requested", "{s:s,s:I,s:I}", "payment_id", py->id, "amount_minor",
          (json_int_t)card, "cash_minor", (json_int_t)cash);
-    r->status = 201; /* answered later, by answer() */
+    r->status = KD_STATUS_DEFERRED; /* answered (and counted) later, by answer() */
 }
 
 /* ---- the forwarder ---- */
@@ -726,6 +731,17 @@ static void fwd_end(kd_pay *p, bool reached)
     fwd_commit(p);
     p->running = false;
     const kd_config *cfg = &p->app->cfg;
+    if (p->kicked) {
+        /* A capture, refund or stored payment added during this pass: the
+         * pass may have read the due rows before it existed. */
+        p->kicked = false;
+        p->after_n = 0;
+        p->pass_retry = false;
+        if (!reached)
+            p->retry_ms = 0;
+        fwd_schedule(p, 0);
+        return;
+    }
     if (reached) {
         p->retry_ms = 0;
         p->last_forward_ms = kd_wall_ms();
@@ -912,10 +928,12 @@ void kd_pay_kick(kd_app *app)
     if (!p)
         return;
     p->retry_ms = 0;
-    if (!p->running) {
-        p->after_n = 0;
-        fwd_schedule(p, 0);
+    if (p->running) {
+        p->kicked = true;
+        return;
     }
+    p->after_n = 0;
+    fwd_schedule(p, 0);
 }
 
 /* ---- status ---- */
@@ -984,24 +1002,31 @@ int kd_pay_start(kd_app *app, kassa_err *err)
     return KASSA_OK;
 }
 
-void kd_pay_free(kd_app *app)
+void kd_pay_shutdown(kd_app *app)
 {
     kd_pay *p = app->pay;
-    if (!p)
-        return;
-    for (size_t i = 0; i < KD_PAY_ACTIVE_MAX; i++) {
+    for (size_t i = 0; p && i < KD_PAY_ACTIVE_MAX; i++) {
         kd_paying *py = &p->active[i];
         if (!py->used)
             continue;
         /* Stopping mid-payment: no sale. A read is abandoned here; an
          * authorisation in flight is released at the next start. */
         kassa_err err;
-        if (!py->card_read)
-            (void)term_pay_abandon(app->t, py->id, "reader:shutdown", &err);
+        if (!py->card_read && term_pay_abandon(app->t, py->id, "reader:shutdown", &err) != KASSA_OK)
+            jlog(JLOG_ERROR, "pay", "abandon_failed", "{s:s,s:s}", "payment_id", py->id, "error",
+                 err.msg);
         answer_error(py, 503, KD_E_UNAVAILABLE, "shutdown", false,
                      "The terminal is stopping: payment not completed");
         release(py);
     }
+}
+
+void kd_pay_free(kd_app *app)
+{
+    kd_pay *p = app->pay;
+    if (!p)
+        return;
+    kd_pay_shutdown(app);
     /* Freeing a connection drops its pending request without calling
      * back: the forwarder's answers not yet committed are sent again. */
     if (p->online)

@@ -43,6 +43,11 @@ void kd_pay_free(kd_app *app);
  * processor trouble, 409 when the sale itself is refused. */
 void kd_pay_checkout(kd_req *r, kd_cart *c, int64_t cash, int64_t card, const char *manager);
 
+/* Answers every card checkout in progress with 503 (the terminal is
+ * stopping; nothing sold): before the shutdown drain, so those answers are
+ * written. */
+void kd_pay_shutdown(kd_app *app);
+
 /* Forward what is due now (resets the backoff). */
 void kd_pay_kick(kd_app *app);
 

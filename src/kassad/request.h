@@ -16,6 +16,10 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+/* A handler that will answer later, on its own (a card checkout), and
+ * count the request in the metrics then. */
+#define KD_STATUS_DEFERRED 1
+
 typedef struct kd_req {
     kd_app *app;
     struct evhttp_request *ev;
@@ -24,7 +28,7 @@ typedef struct kd_req {
     struct evkeyvalq args; /* the query, decoded (kd_req_parse_query) */
     kd_session *session;   /* KD_ROUTE_AUTH routes: the caller's session */
     uint64_t started_us;   /* monotonic */
-    int status;            /* 0 until answered */
+    int status;            /* 0 until answered; KD_STATUS_DEFERRED: answered later */
 } kd_req;
 
 /* The i-th {parameter} of the route, decoded. */

@@ -1,4 +1,5 @@
 /* server.c: evhttp setup, per-request dispatch, in-flight answers, shutdown. */
+#include "kassad/pay.h"
 #include "kassad/server.h"
 
 #include "jlog/jlog.h"
@@ -159,7 +160,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
         kd_reply_error(&r, 500, KD_E_INTERNAL, "the request was not answered");
     }
     uint64_t latency_us = kd_mono_us() - r.started_us;
-    kd_metrics_request(app->metrics, metric, r.status, latency_us);
+    if (r.status != KD_STATUS_DEFERRED)
+        kd_metrics_request(app->metrics, metric, r.status, latency_us);
     if (jlog_enabled(JLOG_DEBUG)) {
         char logged[256];
         log_path(path, logged, sizeof logged);
@@ -231,6 +233,7 @@ void kd_server_shutdown(kd_app *app)
         return;
     app->stopping = true;
     kd_batch_commit(app);
+    kd_pay_shutdown(app);
     if (app->listener) {
         evhttp_del_accept_socket(app->http, app->listener);
         app->listener = NULL;

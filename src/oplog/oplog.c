@@ -184,9 +184,9 @@ static bool read_opt_word(kreader *r, char *out, size_t size)
     return read_word(r, out, size);
 }
 
-static bool read_rounding(kreader *r, int64_t *v)
+static bool read_rounding(kreader *r, int64_t max, int64_t *v)
 {
-    return kreader_svarint(r, v) && *v >= -OPLOG_ROUNDING_MAX && *v <= OPLOG_ROUNDING_MAX;
+    return kreader_svarint(r, v) && *v >= -max && *v <= max;
 }
 
 /* ---- catalog_set ---- */
@@ -290,8 +290,9 @@ static bool read_sale_tenders(kreader *r, oplog_sale *s)
     memset(&s->card, 0, sizeof s->card);
     if (kreader_left(r) > 0) {
         uint8_t version, has_card;
-        if (!kreader_u8(r, &version) || version != 1 || !read_rounding(r, &s->rounding) ||
-            !kreader_u8(r, &has_card) || has_card > 1)
+        if (!kreader_u8(r, &version) || version != 1 ||
+            !read_rounding(r, OPLOG_ROUNDING_MAX, &s->rounding) || !kreader_u8(r, &has_card) ||
+            has_card > 1)
             return false;
         s->has_card = has_card;
         /* The section is written only when it says something: one
@@ -362,7 +363,8 @@ static bool read_refund_split(kreader *r, int64_t refund, oplog_refund_split *sp
     if (kreader_left(r) == 0)
         return true;
     uint8_t version;
-    if (!kreader_u8(r, &version) || version != 1 || !read_rounding(r, &sp->rounding) ||
+    if (!kreader_u8(r, &version) || version != 1 ||
+        !read_rounding(r, OPLOG_REFUND_ROUNDING_MAX, &sp->rounding) ||
         !read_amount(r, &sp->card_amount) || sp->card_amount > refund ||
         (sp->rounding == 0 && sp->card_amount == 0)) /* one encoding per refund */
         return false;

@@ -110,8 +110,11 @@ static inline int64_t oplog_line_total(const oplog_sale_line *l)
 #define OPLOG_REASON_MAX 31
 #define OPLOG_AUTH_CODE_MAX 15
 /* Cash rounding moves the cash due by at most half the largest increment
- * (1.00): docs/PAYMENTS.md, "Cash rounding". */
+ * (1.00): docs/PAYMENTS.md, "Cash rounding". A return's cash is rounded
+ * cumulatively with the sale's earlier returns, which moves it by up to a
+ * whole increment. */
 #define OPLOG_ROUNDING_MAX 50
+#define OPLOG_REFUND_ROUNDING_MAX 100
 
 typedef enum {
     OPLOG_CARD_ONLINE = 1,  /* approved by the processor before the sale */

@@ -295,12 +295,15 @@ int term_sale(term *t, const term_cart *cart, int64_t tendered, term_sale_result
 
 /* ---- refunds to the original tenders ---- */
 
-/* Splits a refund of `total` against sale (ref, s): the card first, up to
+/* Splits a refund of `total` against sale (ref, s), after earlier returns
+ * that refunded prev_refunded (before rounding): the card first, up to
  * what it paid minus what it has had back; the rest in cash, rounded. A
  * card part gets a refund id (a REFUND_DUE row) and sp says so. */
 static int refund_split(term *t, const oplog_sale_ref *ref, const oplog_sale *s, int64_t total,
-                        bool whole_sale, oplog_refund_split *sp, term_refund *out, kassa_err *err)
+                        int64_t prev_refunded, bool whole_sale, oplog_refund_split *sp,
+                        term_refund *out, kassa_err *err)
 {
+    int64_t prev_card = 0;
     memset(sp, 0, sizeof *sp);
     memset(out, 0, sizeof *out);
     out->total = total;
@@ -316,17 +319,24 @@ static int refund_split(term *t, const oplog_sale_ref *ref, const oplog_sale *s,
                               "sale %s: its offline card payment was %s when forwarded; it is "
                               "in the review list, not refundable here",
                               id, oplog_pay_outcome_name(p.outcome));
+        prev_card = p.refunded;
         int64_t card_left = s->card.amount - p.refunded;
         sp->card_amount = card_left <= 0 ? 0 : (card_left < total ? card_left : total);
     }
-    int64_t cash = total - sp->card_amount, cash_rounded;
+    int64_t cash = total - sp->card_amount;
     if (whole_sale) {
         /* A void gives back exactly the cash the sale took. */
         sp->rounding = s->rounding;
     } else if (cash > 0) {
-        if ((rc = term_cash_round(t, cash, &cash_rounded, err)) != KASSA_OK)
+        /* Rounded cumulatively: the returns of a sale together hand back
+         * the rounded sum of their cash, so returning items one by one
+         * never pays out more than returning them at once. */
+        int64_t before = prev_refunded - prev_card, upto, at;
+        before = before < 0 ? 0 : before;
+        if ((rc = term_cash_round(t, before + cash, &upto, err)) != KASSA_OK ||
+            (rc = term_cash_round(t, before, &at, err)) != KASSA_OK)
             return rc;
-        sp->rounding = cash_rounded - cash;
+        sp->rounding = (upto - at) - cash;
     }
     if (sp->card_amount > 0) {
         snprintf(sp->payment_id, sizeof sp->payment_id, "%s", s->card.payment_id);
@@ -382,7 +392,7 @@ static int void_tx(term *t, void *ctx, kassa_err *err)
         (rc = term_audit_append(t, "void", id, t->actor.reason, err)) != KASSA_OK)
         return rc;
     oplog_void v = {.sale = *c->ref, .refund = info.total};
-    if ((rc = refund_split(t, c->ref, sale, info.total, true, &v.split, &c->refund, err)) !=
+    if ((rc = refund_split(t, c->ref, sale, info.total, 0, true, &v.split, &c->refund, err)) !=
         KASSA_OK)
         return rc;
     kbuf_reset(&t->scratch);
@@ -473,8 +483,8 @@ static int return_tx(term *t, void *ctx, kassa_err *err)
              t->actor.reason);
     if ((rc = supervised(t, "a return", err)) != KASSA_OK ||
         (rc = term_audit_append(t, "return", id, detail, err)) != KASSA_OK ||
-        (rc = refund_split(t, c->ref, sale, ret->refund, false, &ret->split, &c->refund, err)) !=
-            KASSA_OK)
+        (rc = refund_split(t, c->ref, sale, ret->refund, info.refunded, false, &ret->split,
+                           &c->refund, err)) != KASSA_OK)
         return rc;
     kbuf_reset(&t->scratch);
     oplog_encode_return(&t->scratch, ret);

@@ -328,13 +328,16 @@ process.on('exit', () => {
  *   staff:   extra [{id, name, role, pin}] besides STAFF
  *   stock:   {SKU: qty} received through the CLI before the start
  *   config:  {section: {key: value}} written as an INI file for --config
+ *   setup:   [[kassa args...]] more kassa CLI calls on the data directory
+ *            after the usual ones, before the start (e.g.
+ *            ['currency', 'CHF', '--rounding', '5'])
  */
-export async function startTerminal({ staff = [], stock = {}, config = null } = {}) {
+export async function startTerminal({ staff = [], stock = {}, config = null, setup = [] } = {}) {
   assert.ok(fs.existsSync(KASSAD), `${KASSAD} not built (cmake --build build)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-api-'));
   try {
     const dataDir = path.join(tmp, 'data');
-    for (const args of setupCommands([...STAFF, ...staff], stock)) kassa(dataDir, ...args);
+    for (const args of [...setupCommands([...STAFF, ...staff], stock), ...setup]) kassa(dataDir, ...args);
     const args = ['--data', dataDir];
     if (config) {
       const file = path.join(tmp, 'kassad.ini');

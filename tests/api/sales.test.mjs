@@ -117,6 +117,9 @@ describe('totals computed by hand', () => {
     assertUnchanged(before, await term.snapshot(ann), 'returns beyond what was sold');
     const last = (await ret([{ sku: 'COF-1K', qty: 1 }, { sku: 'BAG-CL', qty: 2 }])).json;
     assert.equal(last.refund_minor, 1745 + 314);
+    assert.equal(last.refund_cash_minor, 1745 + 314, 'a cash sale refunds in cash (no rounding in EUR)');
+    assert.equal(last.refund_card_minor, 0);
+    assert.equal(last.card_refund_id, '');
     await ret([{ sku: 'COF-1K', qty: 1 }], 409);
     const s = (await term.api('GET', salePath(sale.sale_id), { token: ann, expect: 200 })).json;
     assert.equal(s.refunded_minor, 5234 + 314);
@@ -129,7 +132,12 @@ describe('totals computed by hand', () => {
 
   test('void: refunds the total, credits the stock back; a second void is 409', async () => {
     const v = (await term.api('POST', salePath(saleA, '/void'), { token: ann, body: { supervisor: SUE, reason: 'customer changed mind' }, expect: 200 })).json;
-    assert.deepEqual(v, { sale_id: saleA, refund_minor: 3318 });
+    // A cash sale: all of it back from the drawer, nothing to a card (the
+    // card's optional fields card_last4 and card_brand: absent or "").
+    const { card_last4: last4, card_brand: brand, ...refund } = v;
+    assert.deepEqual(refund, { sale_id: saleA, refund_minor: 3318, refund_cash_minor: 3318, refund_card_minor: 0, card_refund_id: '' });
+    assert.ok(last4 === undefined || last4 === '', `card_last4 of a cash sale: ${last4}`);
+    assert.ok(brand === undefined || brand === '', `card_brand of a cash sale: ${brand}`);
     assert.equal(await stockOf('COF-250'), 40);
     assert.equal(await stockOf('NEWS-D'), 20);
     const before = await term.snapshot(ann);

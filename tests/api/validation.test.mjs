@@ -5,27 +5,53 @@
 // level and inside nested objects and arrays. The invalid bodies are derived
 // from each operation's request schema in docs/api/openapi.yaml; after each
 // one the terminal's state (status ops and sales, sales list, stock, the
-// cart concerned, the session count) must be what it was.
+// cart concerned, the session count, the drawer, the review list) must be
+// what it was. The terminal has the payment simulators (tests/lib/paysims.mjs)
+// so that a review item exists to be resolved.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   MALFORMED_JSON, OPERATIONS, assertUnchanged, deref, invalidRequestBodies, needsBearer, requestSchema,
-  startTerminal,
 } from './harness.mjs';
+import { CARDS, declinedOffline, openCart, startCardTerminal } from './payflow.mjs';
 
+let card; // {term, sims, stop}
 let term;
 let ann;
+let sue; // a supervisor's token: the review list
+let reviewId; // an offline card payment declined when forwarded (resolved by a target)
+let spareReviewId; // another one, left open
 let cartId; // ann's cart with COF-250 x2 and MUG-KS x1 (price overridden later)
 let saleId; // a sale of COF-250 x3, NEWS-D x1 (returns)
 let voidId; // a sale of BAG-CL x1 (void: a sale with returns cannot be voided)
 const SUE = { id: 'sue', pin: '9999' };
+const MAX = { id: 'max', pin: '8888' };
 
 const opOf = (method, template) => OPERATIONS.find((o) => o.method === method && o.template === template);
 
 before(async () => {
-  term = await startTerminal();
+  card = await startCardTerminal();
+  term = card.term;
   ann = await term.login('ann', '1111');
+  sue = await term.login('sue', '9999');
+  // Two review items: offline card payments the processor declines.
+  let spare;
+  const { item } = await declinedOffline(term, card.sims, {
+    token: ann,
+    reviewer: sue,
+    whileOffline: async () => {
+      const cart = await openCart(term, ann, [{ sku: 'TEA-GR', qty: 1 }]);
+      card.sims.present(CARDS.insufficientFunds);
+      spare = (await term.api('POST', `/api/v1/carts/${cart.cart_id}/checkout`, {
+        token: ann, body: { tendered_minor: 0, card_minor: cart.total_minor }, expect: 201,
+      })).json;
+    },
+  });
+  reviewId = item.payment_id;
+  spareReviewId = spare.card.payment_id;
+  const open = (await term.api('GET', '/api/v1/payments/review', { token: sue, expect: 200 })).json.payments;
+  assert.deepEqual(open.map((p) => p.payment_id).sort(), [reviewId, spareReviewId].sort());
   cartId = (await term.api('POST', '/api/v1/carts', { token: ann, expect: 201 })).json.cart_id;
   await term.api('POST', `/api/v1/carts/${cartId}/lines`, { token: ann, body: { sku: 'COF-250', qty: 2 }, expect: 200 });
   await term.api('POST', `/api/v1/carts/${cartId}/lines`, { token: ann, body: { sku: 'MUG-KS' }, expect: 200 });
@@ -38,7 +64,7 @@ before(async () => {
   voidId = (await term.api('POST', `/api/v1/carts/${c2}/checkout`, { token: ann, body: { tendered_minor: 500 }, expect: 201 })).json.sale_id;
 });
 after(async () => {
-  await term?.stop();
+  await card?.stop();
 });
 
 async function state() {
@@ -46,6 +72,8 @@ async function state() {
   snap.sale = (await term.api('GET', `/api/v1/sales/${encodeURIComponent(saleId)}`, { token: ann, expect: 200 })).json;
   snap.voidSale = (await term.api('GET', `/api/v1/sales/${encodeURIComponent(voidId)}`, { token: ann, expect: 200 })).json;
   snap.sessions = await term.metric('kassa_sessions');
+  snap.drawer = (await term.api('GET', '/api/v1/drawer', { token: ann, expect: 200 })).json;
+  snap.review = (await term.api('GET', '/api/v1/payments/review?all=1', { token: sue, expect: 200 })).json;
   return snap;
 }
 
@@ -60,6 +88,11 @@ const TARGETS = () => [
   ['PATCH', '/api/v1/carts/{cart_id}/lines/{sku}', `/api/v1/carts/${cartId}/lines/MUG-KS`, [{ price_override_minor: 500, supervisor: SUE }], 200],
   ['POST', '/api/v1/sales/{sale_id}/returns', `/api/v1/sales/${encodeURIComponent(saleId)}/returns`, [{ lines: [{ sku: 'COF-250', qty: 1 }], supervisor: SUE, reason: 'damaged' }], 201],
   ['POST', '/api/v1/drawer/open', '/api/v1/drawer/open', [{ supervisor: SUE, reason: 'float check' }], 200],
+  ['POST', '/api/v1/drawer/float', '/api/v1/drawer/float', [{ amount_minor: 2000 }], 200],
+  ['POST', '/api/v1/drawer/drop', '/api/v1/drawer/drop', [{ amount_minor: 500 }], 200],
+  ['POST', '/api/v1/drawer/count', '/api/v1/drawer/count', [{ counted_minor: 1234 }], 200],
+  ['POST', '/api/v1/payments/review/{payment_id}/resolve', `/api/v1/payments/review/${encodeURIComponent(reviewId)}/resolve`,
+    [{ manager: MAX, note: 'the customer paid in cash' }], 200],
   // Last: a void ends the sale; the checkout ends the cart.
   ['POST', '/api/v1/sales/{sale_id}/void', `/api/v1/sales/${encodeURIComponent(voidId)}/void`, [{ supervisor: SUE, reason: 'test' }], 200],
   ['POST', '/api/v1/carts/{cart_id}/checkout', `/api/v1/carts/${cartId}/checkout`, [{ tendered_minor: 100000 }], 201],
@@ -73,7 +106,7 @@ describe('invalid bodies derived from the document: 400, nothing changed', () =>
   });
 
   // One test per target, in order (the valid bodies change the state).
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < TARGETS().length; i++) {
     test(`target ${i + 1}`, async (t) => {
       const [method, template, path, valids, okStatus] = TARGETS()[i];
       t.diagnostic(`${method} ${template}`);
@@ -219,6 +252,7 @@ describe('query parameters: unknown or repeated is 400 on every route, nothing c
       '/api/v1/sales/{sale_id}/returns': `/api/v1/sales/${saleRet}/returns`,
       '/api/v1/sales/{sale_id}': `/api/v1/sales/${saleRet}`,
       '/api/v1/catalog/barcode/{barcode}': '/api/v1/catalog/barcode/4006381333931',
+      '/api/v1/payments/review/{payment_id}/resolve': `/api/v1/payments/review/${encodeURIComponent(spareReviewId)}/resolve`,
     };
     const bodies = {
       'POST /api/v1/sessions': { cashier_id: 'bob', pin: '2222' },
@@ -228,10 +262,16 @@ describe('query parameters: unknown or repeated is 400 on every route, nothing c
       'POST /api/v1/sales/{sale_id}/void': { supervisor: SUE },
       'POST /api/v1/sales/{sale_id}/returns': { lines: [{ sku: 'TEA-GR', qty: 1 }], supervisor: SUE },
       'POST /api/v1/drawer/open': { supervisor: SUE, reason: 'x' },
+      'POST /api/v1/drawer/float': { amount_minor: 100 },
+      'POST /api/v1/drawer/drop': { amount_minor: 1 },
+      'POST /api/v1/drawer/count': { counted_minor: 100 },
+      'POST /api/v1/payments/review/{payment_id}/resolve': { manager: MAX, note: 'x' },
     };
     const snap = async () => {
       const x = await term.snapshot(ann, { carts: [c, cPay, cDel, cDelLine].map((id) => ({ id })) });
       x.sessions = await term.metric('kassa_sessions');
+      x.drawer = (await term.api('GET', '/api/v1/drawer', { token: ann, expect: 200 })).json;
+      x.review = (await term.api('GET', '/api/v1/payments/review?all=1', { token: sue, expect: 200 })).json;
       return x;
     };
     const before = await snap();

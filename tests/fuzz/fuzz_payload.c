@@ -132,7 +132,8 @@ static int card_eq(const oplog_card_tender *a, const oplog_card_tender *b)
 
 static void check_split(int64_t refund, const oplog_refund_split *sp)
 {
-    tu_check(sp->rounding >= -OPLOG_ROUNDING_MAX && sp->rounding <= OPLOG_ROUNDING_MAX);
+    tu_check(sp->rounding >= -OPLOG_REFUND_ROUNDING_MAX &&
+             sp->rounding <= OPLOG_REFUND_ROUNDING_MAX);
     tu_check(sp->card_amount >= 0 && sp->card_amount <= refund);
     tu_check(oplog_refund_cash(refund, sp) >= 0);
     if (sp->card_amount > 0)

@@ -751,10 +751,16 @@ static void test_codec_refund_split(void **state)
     oplog_encode_void(&b, &v);
     bytes_rejected(OP_VOID, &b, "void: negative cash");
     v.split.card_amount = 0;
-    v.split.rounding = 51;
+    /* A refund's rounding may reach a whole increment (returns are rounded
+     * cumulatively), not more. */
+    v.split.rounding = OPLOG_REFUND_ROUNDING_MAX + 1;
     kbuf_reset(&b);
     oplog_encode_void(&b, &v);
-    bytes_rejected(OP_VOID, &b, "void: rounding 51");
+    bytes_rejected(OP_VOID, &b, "void: rounding 101");
+    v.split.rounding = -OPLOG_REFUND_ROUNDING_MAX - 1;
+    kbuf_reset(&b);
+    oplog_encode_void(&b, &v);
+    bytes_rejected(OP_VOID, &b, "void: rounding -101");
     v.split.rounding = 2;
     kbuf_reset(&b);
     oplog_encode_void(&b, &v);
@@ -1668,6 +1674,15 @@ static void test_refunds_under_rounding(void **state)
     r = return_ok(t, &s1, "tea", 2);
     assert_int_equal(r.total, 206);
     assert_int_equal(r.cash, 205);
+    assert_int_equal(drawer_of(t, "T1"), 0);
+
+    /* One by one, the returns hand back what the sale took, 3.10, not
+     * three rounded 1.05s: each return's cash is rounded together with
+     * the sale's earlier returns. */
+    oplog_sale_ref s0 = cash_sale(t, "tea", 3, 310);
+    assert_int_equal(return_ok(t, &s0, "tea", 1).cash, 105); /* 1.03 -> 1.05 */
+    assert_int_equal(return_ok(t, &s0, "tea", 1).cash, 100); /* 2.06 -> 2.05, less 1.05 */
+    assert_int_equal(return_ok(t, &s0, "tea", 1).cash, 105); /* 3.09 -> 3.10, less 2.05 */
     assert_int_equal(drawer_of(t, "T1"), 0);
 
     /* A void gives back what the sale took: 1.03 was 1.05. */
