@@ -47,10 +47,27 @@ function startProcess(bin, args, logFile) {
 async function stopProcess(p, signal = 'SIGTERM') {
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill(signal);
-  await Promise.race([p.exited, sleep(5000)]);
+  let timer;
+  const late = new Promise((resolve) => { timer = setTimeout(resolve, 5000); });
+  await Promise.race([p.exited, late]);
+  clearTimeout(timer); /* a pending timer would keep the test process alive */
   if (p.child.exitCode === null && p.child.signalCode === null) {
     p.child.kill('SIGKILL');
     await p.exited;
+  }
+}
+
+/** Resolves once something accepts connections on the Unix socket path. */
+async function socketAccepts(file, deadlineMs) {
+  const net = await import('node:net');
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.createConnection(file, () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadlineMs) throw new Error(`nothing accepts connections on ${file}`);
+    await sleep(20);
   }
 }
 
@@ -102,11 +119,7 @@ export async function startPaySims({ dir, defaultCard = CARDS.visa, expiry = FUT
         '--token-key', path.join(dir, 'token.key')];
       if (defaultCard) args.push('--card', defaultCard, '--expiry', expiry);
       this.reader = startProcess(READER_SIM, args, this.readerLog);
-      const deadline = Date.now() + 10000;
-      while (!fs.existsSync(this.socket)) {
-        if (Date.now() > deadline) throw new Error('reader sim did not create its socket');
-        await sleep(20);
-      }
+      await socketAccepts(this.socket, Date.now() + 10000);
     },
     async stopReader(signal = 'SIGTERM') {
       await stopProcess(this.reader, signal);
@@ -160,7 +173,12 @@ export async function startPaySims({ dir, defaultCard = CARDS.visa, expiry = FUT
       await this.stopProcessor();
     },
   };
-  await sims.startProcessor();
-  await sims.startReader();
+  try {
+    await sims.startProcessor();
+    await sims.startReader();
+  } catch (e) {
+    await sims.stop(); /* nothing left running when the start fails */
+    throw e;
+  }
   return sims;
 }
