@@ -55,15 +55,18 @@ json_t *kd_json_card(kd_app *app, const oplog_card_tender *c)
     kassa_err err;
     const char *status = c->mode == OPLOG_CARD_ONLINE ? "approved" : "stored";
     int64_t refunded = 0;
+    const char *auth_code = c->auth_code;
     if (term_card_payment_get(app->t, c->payment_id, &cp, &err) == KASSA_OK) {
         refunded = cp.refunded;
         if (cp.outcome)
             status = oplog_pay_outcome_name(cp.outcome);
+        if (!auth_code[0]) /* an offline payment's code comes when forwarded */
+            auth_code = cp.auth_code;
     }
     return json_pack("{s:s,s:I,s:s,s:s,s:i,s:i,s:s,s:s,s:s,s:I}", "payment_id", c->payment_id,
                      "amount_minor", (json_int_t)c->amount, "brand", c->brand, "last4", c->last4,
                      "exp_month", c->exp_month, "exp_year", c->exp_year, "mode",
-                     c->mode == OPLOG_CARD_ONLINE ? "online" : "offline", "auth_code", c->auth_code,
+                     c->mode == OPLOG_CARD_ONLINE ? "online" : "offline", "auth_code", auth_code,
                      "status", status, "refunded_minor", (json_int_t)refunded);
 }
 

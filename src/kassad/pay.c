@@ -800,11 +800,13 @@ static void on_fwd_answer(kd_pay *p, void *ctx, int status, const char *body, si
                     NULL, NULL);
         break;
     case TERM_PAY_REFUND_DUE:
-        if (status == 404) {
-            /* The payment has not reached the processor yet (stored on
-             * another terminal): try again later, without holding up the
-             * rest. */
-            fwd_add(p, row, false, 0, NULL, NULL, "payment not at the processor yet");
+        if (status == 404 || status == 409) {
+            /* The payment has not reached the processor yet, or not its
+             * capture (it waits on another terminal): try again later,
+             * without holding up the rest. */
+            fwd_add(p, row, false, 0, NULL, NULL,
+                    status == 404 ? "payment not at the processor yet"
+                                  : "payment not captured yet");
         } else if (!refused && res.status == PAY_ST_REFUNDED) {
             fwd_add(p, row, true, OPLOG_PAY_REFUNDED, NULL, res.auth_code, NULL);
         } else {
@@ -870,12 +872,28 @@ static bool fwd_send(kd_pay *p, const term_pay *row)
     return false;
 }
 
+/* A refund of a payment that ended declined or expired when its terminal
+ * forwarded it (replicated here): nothing to refund at the processor. */
+static bool refund_moot(kd_pay *p, const term_pay *row)
+{
+    term_card_payment cp;
+    kassa_err err;
+    return row->state == TERM_PAY_REFUND_DUE &&
+           term_card_payment_get(p->app->t, row->payment_id, &cp, &err) == KASSA_OK &&
+           (cp.outcome == OPLOG_PAY_DECLINED || cp.outcome == OPLOG_PAY_EXPIRED);
+}
+
 static void fwd_next(kd_pay *p)
 {
     const kd_config *cfg = &p->app->cfg;
     int64_t now = kd_wall_ms();
     while (p->next < p->n_chunk) {
         const term_pay *row = &p->chunk[p->next];
+        if (refund_moot(p, row)) {
+            fwd_add(p, row, true, OPLOG_PAY_REFUND_DECLINED, "payment_declined", NULL, NULL);
+            p->next++;
+            continue;
+        }
         if (row->state == TERM_PAY_STORED && now - row->stored_ms > cfg->offline_max_age_s * 1000) {
             /* Too old to send: the merchant bears it; it is for review. */
             fwd_add(p, row, true, OPLOG_PAY_EXPIRED, "too_old", NULL, NULL);

@@ -350,6 +350,13 @@ void ps_refund(ps_ledger *l, const pay_refund_req *q, ps_outcome *o)
         fail_with(o, 404, "unknown payment");
         return;
     }
+    /* Authorised, its capture on the way (a terminal forwards in order):
+     * a refund made meanwhile on another terminal is asked again later, so
+     * this is not recorded as a decline. */
+    if (p->status == PAY_ST_AUTHORIZED) {
+        fail_with(o, 409, "payment not captured yet");
+        return;
+    }
     r = add_record(l, &l->refunds, sizeof *r, q->store_id, q->refund_id,
                    "the processor holds as many refunds as it can", o);
     if (!r)

@@ -167,16 +167,24 @@ static int card_row(term *t, const char *id, term_pay_kind kind, const char *pay
 }
 
 /* A card refund: its own row, and the amount counted against the payment. */
+/* card: the sale's card tender (its brand, last four and token name the
+ * refund too), NULL when the sale is not held. */
 static int card_refund(term *t, const oplog_op *op, const oplog_sale_ref *sale,
-                       const oplog_refund_split *sp, kassa_err *err)
+                       const oplog_refund_split *sp, const oplog_card_tender *card, kassa_err *err)
 {
     static const char SQL[] = "INSERT INTO card_payments(id, refunded) VALUES(?1, ?2) "
                               "ON CONFLICT(id) DO UPDATE SET refunded = refunded + "
                               "excluded.refunded";
     if (sp->card_amount == 0)
         return KASSA_OK;
+    oplog_card_tender named;
+    if (card) {
+        named = *card;
+        named.mode = 0; /* a refund is neither online nor offline */
+        named.auth_code[0] = '\0';
+    }
     int rc = card_row(t, sp->refund_id, TERM_PAY_KIND_REFUND, sp->payment_id, op, sale,
-                      sp->card_amount, NULL, err);
+                      sp->card_amount, card ? &named : NULL, err);
     if (rc != KASSA_OK)
         return rc;
     sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
@@ -414,14 +422,15 @@ static int apply_void(term *t, int64_t origin_id, const oplog_op *op, kassa_err 
     if (rc != KASSA_OK)
         return rc;
     /* The refund was paid at this terminal's drawer, whatever else. */
-    if ((rc = drawer_add(t, origin_id, 0, oplog_refund_cash(v.refund, &v.split), err)) !=
-            KASSA_OK ||
-        (rc = card_refund(t, op, &v.sale, &v.split, err)) != KASSA_OK)
+    if ((rc = drawer_add(t, origin_id, 0, oplog_refund_cash(v.refund, &v.split), err)) != KASSA_OK)
         return rc;
     oplog_sale *sale = &t->work->apply_sale;
     sale_row row;
     bool found;
     rc = referenced_sale(t, &v.sale, &row, sale, &found, err);
+    if (rc == KASSA_OK)
+        rc = card_refund(t, op, &v.sale, &v.split, found && sale->has_card ? &sale->card : NULL,
+                         err);
     if (rc == KASSA_OK && found) {
         rc = sale_add(t, &row, v.sale.seq, 1, 0, err);
         row.void_count++;
@@ -440,12 +449,13 @@ static int apply_return(term *t, int64_t origin_id, const oplog_op *op, kassa_er
     int rc = oplog_decode_return(op->payload, op->payload_len, ret, err);
     if (rc == KASSA_OK)
         rc = drawer_add(t, origin_id, 0, oplog_refund_cash(ret->refund, &ret->split), err);
-    if (rc == KASSA_OK)
-        rc = card_refund(t, op, &ret->sale, &ret->split, err);
     sale_row row;
     bool found = false;
     if (rc == KASSA_OK)
         rc = referenced_sale(t, &ret->sale, &row, sale, &found, err);
+    if (rc == KASSA_OK)
+        rc = card_refund(t, op, &ret->sale, &ret->split,
+                         found && sale->has_card ? &sale->card : NULL, err);
     if (rc == KASSA_OK && found)
         rc = sale_add(t, &row, ret->sale.seq, 0, ret->refund, err);
     for (size_t i = 0; rc == KASSA_OK && found && i < ret->n_lines; i++) {
