@@ -201,7 +201,7 @@ void h_sale_void(kd_req *r)
     }
     log_action(r, "void", id, rf.total);
     if (rf.card > 0)
-        kd_pay_kick(r->app);
+        kd_pay_nudge(r->app);
     json_t *out = refund_json(&rf);
     if (out && json_object_set_new(out, "sale_id", json_string(id)) != 0) {
         json_decref(out);
@@ -251,7 +251,7 @@ void h_sale_return(kd_req *r)
     oplog_sale_id(&ret_ref, ret_id, sizeof ret_id);
     log_action(r, "return", id, rf.total);
     if (rf.card > 0)
-        kd_pay_kick(app);
+        kd_pay_nudge(app);
     json_t *out = refund_json(&rf);
     if (out && (json_object_set_new(out, "sale_id", json_string(id)) != 0 ||
                 json_object_set_new(out, "return_id", json_string(ret_id)) != 0)) {

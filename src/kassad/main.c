@@ -185,7 +185,7 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
     if ((rc = kd_batch_init(app, err)) != KASSA_OK ||
         (rc = kd_housekeeping_start(app, err)) != KASSA_OK)
         return rc;
-    if ((rc = kd_pay_start(app, err)) != KASSA_OK || (rc = kd_peers_start(app, err)) != KASSA_OK)
+    if ((rc = kd_peers_start(app, err)) != KASSA_OK || (rc = kd_pay_start(app, err)) != KASSA_OK)
         return rc;
     return kd_coord_start(app, err);
 }

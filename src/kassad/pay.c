@@ -304,7 +304,7 @@ static void complete_sale(kd_paying *py, int mode, const char *auth_code, const 
                  e2.msg);
         answer_with(py, 0, NULL, &err);
         release(py);
-        kd_pay_kick(app);
+        kd_pay_nudge(app);
         return;
     }
     char id[KASSA_ID_MAX + 24];
@@ -321,7 +321,7 @@ static void complete_sale(kd_paying *py, int mode, const char *auth_code, const 
     release(py);
     kd_carts_close(&app->carts, cart);
     answer(py, 201, sale);
-    kd_pay_kick(app); /* the capture */
+    kd_pay_nudge(app); /* the capture */
 }
 
 /* ---- offline ---- */
@@ -362,7 +362,7 @@ static void go_offline(kd_paying *py, const char *why)
                      "tender, or a manager may allow it",
                      limit);
         release(py);
-        kd_pay_kick(app);
+        kd_pay_nudge(app);
         return;
     }
     complete_sale(py, OPLOG_CARD_OFFLINE, "", limit[0] ? limit : NULL);
@@ -396,7 +396,7 @@ static void on_auth_answer(kd_pay *p, void *ctx, int status, const char *body, s
         answer_error(py, 502, KD_E_PAYMENT_ERROR, "processor_refused", false,
                      "The card processor refused the request (%d)", status);
         release(py);
-        kd_pay_kick(app);
+        kd_pay_nudge(app);
         return;
     }
     if (res.status == PAY_ST_AUTHORIZED || res.status == PAY_ST_CAPTURED) {
@@ -940,18 +940,33 @@ static void on_fwd_timer(evutil_socket_t fd, short what, void *arg)
     fwd_pass(arg);
 }
 
-void kd_pay_kick(kd_app *app)
+/* Runs a pass now, or right after the one running. */
+static void fwd_soon(kd_pay *p)
 {
-    kd_pay *p = app->pay;
-    if (!p)
-        return;
-    p->retry_ms = 0;
     if (p->running) {
         p->kicked = true;
         return;
     }
     p->after_n = 0;
     fwd_schedule(p, 0);
+}
+
+void kd_pay_kick(kd_app *app)
+{
+    kd_pay *p = app->pay;
+    if (!p)
+        return;
+    p->retry_ms = 0;
+    fwd_soon(p);
+}
+
+void kd_pay_nudge(kd_app *app)
+{
+    kd_pay *p = app->pay;
+    /* While backing off, the processor did not answer: the pending retry
+     * will take the new work too. */
+    if (p && p->retry_ms == 0)
+        fwd_soon(p);
 }
 
 /* ---- status ---- */
@@ -1014,7 +1029,7 @@ int kd_pay_start(kd_app *app, kassa_err *err)
     if (abandoned || to_reverse)
         jlog(JLOG_WARN, "pay", "recovered", "{s:I,s:I}", "reads_abandoned", (json_int_t)abandoned,
              "authorisations_to_release", (json_int_t)to_reverse);
-    jlog(JLOG_INFO, "pay", "start", "{s:s,s:s}", "reader", app->cfg.reader_socket, "processor",
+    jlog(JLOG_INFO, "pay", "card_path", "{s:s,s:s}", "reader", app->cfg.reader_socket, "processor",
          app->cfg.processor);
     fwd_schedule(p, 0);
     return KASSA_OK;

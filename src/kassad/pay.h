@@ -48,8 +48,11 @@ void kd_pay_checkout(kd_req *r, kd_cart *c, int64_t cash, int64_t card, const ch
  * written. */
 void kd_pay_shutdown(kd_app *app);
 
-/* Forward what is due now (resets the backoff). */
+/* Forward what is due now (resets the backoff): "Forward now". */
 void kd_pay_kick(kd_app *app);
+/* New work is due (a capture, a refund, a stored payment): forwarded at
+ * once, unless the processor is not answering and a retry is pending. */
+void kd_pay_nudge(kd_app *app);
 
 /* 1 when the processor answered its last call, else 0. */
 int64_t kd_pay_processor_up(kd_app *app);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,25 +71,39 @@ static int load_processor_pk(uint8_t pk[crypto_box_PUBLICKEYBYTES], const char *
     return KASSA_OK;
 }
 
+/* Creates the key file whole or not at all: written under a private name,
+ * then linked into place (link fails if another reader won the race, and
+ * that reader's key is used). A reader never sees a half-written key. */
 static int create_token_key(uint8_t key[RS_KEY_BYTES], const char *path, kassa_err *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.new.%ld", path, (long)getpid()) >= sizeof tmp)
+        return kassa_fail(err, KASSA_EINVAL, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return errno == EEXIST
-                   ? KASSA_ECONFLICT
-                   : kassa_fail(err, KASSA_EIO, "cannot create %s: %s", path, strerror(errno));
+        return kassa_fail(err, KASSA_EIO, "cannot create %s: %s", tmp, strerror(errno));
     randombytes_buf(key, RS_KEY_BYTES);
     ssize_t w = write(fd, key, RS_KEY_BYTES);
     int e = errno;
     if (w != RS_KEY_BYTES || fsync(fd) != 0) {
         e = w != RS_KEY_BYTES ? (w < 0 ? e : EIO) : errno;
         close(fd);
-        unlink(path);
-        return kassa_fail(err, KASSA_EIO, "cannot write %s: %s", path, strerror(e));
+        unlink(tmp);
+        return kassa_fail(err, KASSA_EIO, "cannot write %s: %s", tmp, strerror(e));
     }
-    if (close(fd) != 0)
-        return kassa_fail(err, KASSA_EIO, "cannot close %s: %s", path, strerror(errno));
-    return KASSA_OK;
+    if (close(fd) != 0) {
+        e = errno;
+        unlink(tmp);
+        return kassa_fail(err, KASSA_EIO, "cannot close %s: %s", tmp, strerror(e));
+    }
+    int rc = link(tmp, path) == 0 ? KASSA_OK
+             : errno == EEXIST
+                 ? KASSA_ECONFLICT
+                 : kassa_fail(err, KASSA_EIO, "cannot create %s: %s", path, strerror(errno));
+    unlink(tmp);
+    if (rc != KASSA_OK)
+        sodium_memzero(key, RS_KEY_BYTES);
+    return rc;
 }
 
 static int load_token_key(uint8_t key[RS_KEY_BYTES], const char *path, kassa_err *err)

@@ -111,7 +111,11 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     "  blob BLOB, created_ms INTEGER NOT NULL, stored_ms INTEGER NOT NULL DEFAULT 0,"
     "  attempts INTEGER NOT NULL DEFAULT 0, result TEXT NOT NULL DEFAULT '',"
     "  last_error TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX pay_local_due ON pay_local(state, n);",
+    "CREATE INDEX pay_local_due ON pay_local(state, n);"
+    /* The offline limits are checked on every offline card payment: the
+     * totals come from this index alone, never from the rows (each holds
+     * a sealed blob). */
+    "CREATE INDEX pay_local_saf ON pay_local(state, token, amount, stored_ms);",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)
