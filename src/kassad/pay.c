@@ -787,6 +787,7 @@ static void on_fwd_answer(kd_pay *p, void *ctx, int status, const char *body, si
         return;
     }
     set_state(p, PROC_ONLINE);
+    p->retry_ms = 0; /* answering again: no backoff for what comes next */
     bool refused = status != 200; /* a 4xx: the processor will not do it */
     switch (row->state) {
     case TERM_PAY_STORED:
@@ -963,9 +964,14 @@ void kd_pay_kick(kd_app *app)
 void kd_pay_nudge(kd_app *app)
 {
     kd_pay *p = app->pay;
-    /* While backing off, the processor did not answer: the pending retry
-     * will take the new work too. */
-    if (p && p->retry_ms == 0)
+    if (!p)
+        return;
+    /* A pass running may have read the due rows before this one: another
+     * pass follows it. Idle and backing off (the processor did not answer
+     * last time), the pending retry takes the new work too. */
+    if (p->running)
+        p->kicked = true;
+    else if (p->retry_ms == 0)
         fwd_soon(p);
 }
 

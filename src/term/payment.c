@@ -51,8 +51,10 @@ static void copy_text(char *out, size_t size, sqlite3_stmt *st, int col)
     snprintf(out, size, "%s", s ? (const char *)s : "");
 }
 
-static void pay_from_row(sqlite3_stmt *st, term_pay *p)
+/* Fills a term_pay (void *: get_by_id's reader). */
+static void pay_from_row(sqlite3_stmt *st, void *out)
 {
+    term_pay *p = out;
     memset(p, 0, sizeof *p);
     p->n = sqlite3_column_int64(st, 0);
     copy_text(p->id, sizeof p->id, st, 1);
@@ -131,20 +133,29 @@ int term_pay_reserve(term *t, int64_t amount, char id[OPLOG_PAY_ID_MAX + 1], kas
     return term_in_tx(t, reserve_tx, &c, err);
 }
 
-int term_pay_get(term *t, const char *id, term_pay *out, kassa_err *err)
+/* The row of a one-row query by id (sql: a static string, ?1 the id),
+ * read by fill; KASSA_ENOTFOUND "no <what> <id>" when there is none. */
+static int get_by_id(term *t, const char *sql, const char *id,
+                     void (*fill)(sqlite3_stmt *st, void *out), void *out, const char *what,
+                     kassa_err *err)
 {
-    static const char SQL[] = "SELECT " PAY_COLUMNS " FROM pay_local WHERE id = ?1";
-    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    sqlite3_stmt *st = store_stmt(&t->st, sql, err);
     if (!st)
         return err->code;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        pay_from_row(st, out);
+        fill(st, out);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return kassa_fail(err, KASSA_ENOTFOUND, "no payment %s on this terminal", id);
-    return rc == SQLITE_ROW ? KASSA_OK : store_error(&t->st, rc, "payment", err);
+        return kassa_fail(err, KASSA_ENOTFOUND, "no %s %s", what, id);
+    return rc == SQLITE_ROW ? KASSA_OK : store_error(&t->st, rc, what, err);
+}
+
+int term_pay_get(term *t, const char *id, term_pay *out, kassa_err *err)
+{
+    static const char SQL[] = "SELECT " PAY_COLUMNS " FROM pay_local WHERE id = ?1";
+    return get_by_id(t, SQL, id, pay_from_row, out, "payment of this terminal", err);
 }
 
 /* Moves a row from state `from` (0: any of the due states) to `to`, with
@@ -460,8 +471,10 @@ int term_saf_get(term *t, const char *token, term_saf_totals *out, kassa_err *er
     "id, kind, payment_id, sale_origin, sale_seq, hlc, amount, token, brand, last4, mode, "        \
     "auth_code, outcome, reason, outcome_hlc, refunded, resolved_by, resolved_note, resolved_hlc"
 
-static void card_from_row(sqlite3_stmt *st, term_card_payment *p)
+/* Fills a term_card_payment (void *: get_by_id's reader). */
+static void card_from_row(sqlite3_stmt *st, void *out)
 {
+    term_card_payment *p = out;
     memset(p, 0, sizeof *p);
     copy_text(p->id, sizeof p->id, st, 0);
     p->kind = (term_pay_kind)sqlite3_column_int(st, 1);
@@ -487,17 +500,7 @@ static void card_from_row(sqlite3_stmt *st, term_card_payment *p)
 int term_card_payment_get(term *t, const char *id, term_card_payment *out, kassa_err *err)
 {
     static const char SQL[] = "SELECT " CARD_COLUMNS " FROM card_payments WHERE id = ?1";
-    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        card_from_row(st, out);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return kassa_fail(err, KASSA_ENOTFOUND, "no card payment %s", id);
-    return rc == SQLITE_ROW ? KASSA_OK : store_error(&t->st, rc, "card payment", err);
+    return get_by_id(t, SQL, id, card_from_row, out, "card payment", err);
 }
 
 int term_pay_review_each(term *t, bool with_resolved, term_card_payment_cb cb, void *ctx,
