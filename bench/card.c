@@ -41,15 +41,8 @@
 #include "pay/pay.h"
 
 #include <inttypes.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <sys/time.h>
 #include <sys/un.h>
 
-#define IO_TIMEOUT_S 30
-#define RBUF_MIN 65536
-#define BODY_MAX (16u * 1024 * 1024)
 #define STOCK_RECEIVED "1000000"
 #define FORWARD_WAIT_S 600
 #define CAPTURE_WAIT_S 120
@@ -75,32 +68,6 @@ typedef struct options {
     bool keep;
 } options;
 
-typedef struct stats {
-    size_t n;
-    double p50_ms, p99_ms, mean_ms, max_ms;
-} stats;
-
-/* A blocking HTTP/1.1 keep-alive connection. */
-typedef struct hconn {
-    const char *name;
-    struct sockaddr_in addr;
-    char hostport[64];
-    int fd;
-    char *rbuf;
-    size_t rlen, rcap;
-    char *body;
-    size_t body_len, body_cap;
-    int status;
-    bool close_after;
-    char token[160];
-} hconn;
-
-typedef struct proc {
-    const char *name;
-    pid_t pid;
-    char log[BENCH_PATH_MAX + 32];
-} proc;
-
 typedef struct phase {
     uint64_t *pay;   /* the paying request (or the floor's read + auth), ns */
     uint64_t *whole; /* cart, line, pay (floor: read + auth), ns */
@@ -115,20 +82,13 @@ enum { PH_FLOOR, PH_ONLINE, PH_CASH, PH_OFFLINE, PH_FILL, PH_COUNT };
 
 typedef struct bench {
     options opt;
-    char build[BENCH_PATH_MAX];
-    char root[BENCH_PATH_MAX];
-    char dir[BENCH_PATH_MAX];
-    bool dir_created;
-    const char *fs_name;
-    bool fs_is_ram;
-    char data[BENCH_PATH_MAX + 32];
+    bench_term t; /* paths, working directory, terminal, kassad */
     char keys[BENCH_PATH_MAX + 32];
     char socket[BENCH_PATH_MAX + 32];
     char ini[BENCH_PATH_MAX + 32];
-    char cli_log[BENCH_PATH_MAX + 32];
-    proc kassad, processor, reader;
+    bench_proc processor, reader;
     int api_port, proc_port;
-    hconn api, pp; /* kassad (logged in), the processor */
+    bench_http api, pp; /* kassad (logged in), the processor */
     double loadavg;
     int64_t price; /* the cart total of one line */
     uint64_t card_seq;
@@ -138,56 +98,15 @@ typedef struct bench {
     double fill_s;         /* the untimed offline checkouts after the timed ones */
     size_t fill_n;
     double forward_s;
-    uint64_t *polls; /* GET /api/v1/status while forwarding, ns */
-    size_t n_polls, cap_polls;
+    bench_samples polls; /* GET /api/v1/status while forwarding, ns */
     double forward_cpu_kassad, forward_cpu_proc;
     int64_t captures, double_captures, ledger_payments, review;
     bool ledger_ok;
 } bench;
 
 static bench B;
-static atomic_int g_stop;
 
 /* ---- small helpers ---- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static double pct_ms(const uint64_t *sorted, size_t n, unsigned p)
-{
-    if (n == 0)
-        return 0;
-    size_t rank = (n * p + 99) / 100;
-    if (rank < 1)
-        rank = 1;
-    return (double)sorted[rank - 1] / 1e6;
-}
-
-static int summarise(const uint64_t *v, size_t n, stats *st)
-{
-    memset(st, 0, sizeof *st);
-    if (n == 0)
-        return 0;
-    uint64_t *s = malloc(n * sizeof *s);
-    if (!s)
-        return fail("out of memory");
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, bench_cmp_u64);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += (double)s[i];
-    st->n = n;
-    st->p50_ms = pct_ms(s, n, 50);
-    st->p99_ms = pct_ms(s, n, 99);
-    st->max_ms = (double)s[n - 1] / 1e6;
-    st->mean_ms = sum / (double)n / 1e6;
-    free(s);
-    return 0;
-}
 
 static uint64_t sum_ns(const uint64_t *v, size_t n)
 {
@@ -195,34 +114,6 @@ static uint64_t sum_ns(const uint64_t *v, size_t n)
     for (size_t i = 0; i < n; i++)
         s += v[i];
     return s;
-}
-
-static double load_average(void)
-{
-    double v = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &v) != 1)
-            v = -1;
-        fclose(f);
-    }
-    return v;
-}
-
-static bool is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static double cpu_of(const proc *p)
-{
-    return p->pid > 0 ? proc_cpu_s(p->pid) : -1;
-}
-
-static double cpu_delta(double a, double b)
-{
-    return a >= 0 && b >= 0 ? b - a : -1;
 }
 
 /* ---- options ---- */
@@ -277,340 +168,29 @@ static int parse_args(int argc, char **argv, options *o)
     return 0;
 }
 
-/* ---- processes ---- */
+/* ---- HTTP (benchutil.h's client) ---- */
 
-static int proc_start(proc *p, char *const argv[])
+/* A connection to a server on a loopback port. */
+static void http_init(bench_http *c, const char *name, int port)
 {
-    p->pid = spawn(argv, B.dir, p->log);
-    if (p->pid < 0) {
-        p->pid = 0;
-        return fail("cannot start %s", p->name);
-    }
-    return 0;
+    struct sockaddr_in a = bench_loopback(port);
+    bench_http_init(c, name, &a, "127.0.0.1");
 }
 
-/* Whether p has exited (reaped here); reports it. */
-static bool proc_died(proc *p)
+/* Reports the last failure on c. */
+static int http_failed(const bench_http *c)
 {
-    int st;
-    if (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid) {
-        p->pid = 0;
-        print_tail(p->log);
-        fail("%s exited unexpectedly (%s %d)", p->name, WIFEXITED(st) ? "status" : "signal",
-             WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-        return true;
-    }
-    return false;
+    return fail("%s: %s", c->name, c->err);
 }
 
-/* SIGTERM to p's pid, SIGKILL after limit_s; 0 when it exited 0 on
- * SIGTERM. */
-static int proc_stop(proc *p, unsigned limit_s)
+/* A request (body: JSON, or NULL) that must answer want; else reported. */
+static int call(bench_http *c, const char *method, const char *path, const char *body, int want)
 {
-    if (p->pid <= 0)
-        return 0;
-    kill(p->pid, SIGTERM);
-    int st = 0;
-    for (unsigned i = 0; i < limit_s * 100; i++) {
-        pid_t r = waitpid(p->pid, &st, WNOHANG);
-        if (r == p->pid || (r < 0 && errno == ECHILD)) {
-            p->pid = 0;
-            if (r < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
-                (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM))
-                return 0;
-            print_tail(p->log);
-            return fail("%s exited with status %d on SIGTERM", p->name,
-                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-        }
-        sleep_ms(10);
-    }
-    kill(p->pid, SIGKILL);
-    waitpid(p->pid, &st, 0);
-    p->pid = 0;
-    return fail("%s did not stop within %u s of SIGTERM (killed)", p->name, limit_s);
-}
-
-/* Runs the kassa CLI on the bench terminal; any failure is fatal. */
-static int kassa(const char *a1, ...)
-{
-    char bin[BENCH_PATH_MAX + 16];
-    snprintf(bin, sizeof bin, "%s/bin/kassa", B.build);
-    char *argv[16] = {bin, "--data", B.data, (char *)a1};
-    int n = 4;
-    va_list ap;
-    va_start(ap, a1);
-    for (char *a; n < 15 && (a = va_arg(ap, char *)) != NULL;)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    if (bench_run(argv, B.root, B.cli_log) != 0)
-        return fail("kassa %s %s failed", argv[3], n > 4 ? argv[4] : "");
-    return 0;
-}
-
-/* ---- HTTP/1.1 client: blocking, keep-alive ---- */
-
-static void hconn_init(hconn *c, const char *name, int port)
-{
-    memset(c, 0, sizeof *c);
-    c->name = name;
-    c->fd = -1;
-    c->addr.sin_family = AF_INET;
-    c->addr.sin_port = htons((uint16_t)port);
-    c->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    snprintf(c->hostport, sizeof c->hostport, "127.0.0.1:%d", port);
-}
-
-static void hconn_close(hconn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->rlen = 0;
-}
-
-static void hconn_free(hconn *c)
-{
-    hconn_close(c);
-    free(c->rbuf);
-    free(c->body);
-    c->rbuf = c->body = NULL;
-    c->rcap = c->body_cap = 0;
-}
-
-static int hconn_open(hconn *c)
-{
-    if (!c->rbuf) {
-        c->rcap = RBUF_MIN;
-        if (!(c->rbuf = malloc(c->rcap)))
-            return fail("out of memory");
-    }
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return fail("socket: %s", strerror(errno));
-    int one = 1;
-    struct timeval tv = {IO_TIMEOUT_S, 0};
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(c->fd, (const struct sockaddr *)&c->addr, sizeof c->addr) != 0) {
-        int e = errno;
-        close(c->fd);
-        c->fd = -1;
-        return fail("connect %s (%s): %s", c->hostport, c->name, strerror(e));
-    }
-    c->rlen = 0;
-    return 0;
-}
-
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* More bytes into rbuf: > 0 read, 0 EOF, -1 error. */
-static ssize_t fill(hconn *c)
-{
-    if (c->rcap - c->rlen < 4096) {
-        size_t cap = c->rcap * 2;
-        char *p = cap <= BODY_MAX * 2 ? realloc(c->rbuf, cap) : NULL;
-        if (!p)
-            return -1;
-        c->rbuf = p;
-        c->rcap = cap;
-    }
-    for (;;) {
-        ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen - 1, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        c->rlen += (size_t)r;
-        c->rbuf[c->rlen] = '\0';
-        return r;
-    }
-}
-
-static int body_put(hconn *c, const char *p, size_t n)
-{
-    if (c->body_len + n + 1 > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 4096;
-        while (cap < c->body_len + n + 1)
-            cap *= 2;
-        char *q = cap <= BODY_MAX ? realloc(c->body, cap) : NULL;
-        if (!q)
-            return -1;
-        c->body = q;
-        c->body_cap = cap;
-    }
-    memcpy(c->body + c->body_len, p, n);
-    c->body_len += n;
-    c->body[c->body_len] = '\0';
-    return 0;
-}
-
-static void consume(hconn *c, size_t n)
-{
-    memmove(c->rbuf, c->rbuf + n, c->rlen - n);
-    c->rlen -= n;
-    c->rbuf[c->rlen] = '\0';
-}
-
-static bool header_is(const char *line, size_t len, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-        return false;
-    const char *v = line + n + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    *value = v;
-    return true;
-}
-
-/* One response: status, headers, body (Content-Length or chunked). */
-static int read_response(hconn *c)
-{
-    char *end;
-    while (!(end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4)))
-        if (fill(c) <= 0)
-            return -1;
-    size_t head_len = (size_t)(end - c->rbuf) + 4;
-    int minor;
-    if (sscanf(c->rbuf, "HTTP/1.%d %d", &minor, &c->status) != 2)
-        return -1;
-    long long content_length = -1;
-    bool chunked = false;
-    c->close_after = minor == 0;
-    for (char *line = strstr(c->rbuf, "\r\n") + 2; line < end;) {
-        char *eol = strstr(line, "\r\n");
-        size_t len = (size_t)(eol - line);
-        const char *v;
-        if (header_is(line, len, "Content-Length", &v))
-            content_length = strtoll(v, NULL, 10);
-        else if (header_is(line, len, "Transfer-Encoding", &v))
-            chunked = strncasecmp(v, "chunked", 7) == 0;
-        else if (header_is(line, len, "Connection", &v))
-            c->close_after = strncasecmp(v, "close", 5) == 0;
-        line = eol + 2;
-    }
-    consume(c, head_len);
-    c->body_len = 0;
-    if (body_put(c, "", 0) != 0)
-        return -1;
-    if (c->status == 204 || c->status == 304 || (c->status >= 100 && c->status < 200))
-        return 0;
-    if (chunked) {
-        for (;;) {
-            char *eol;
-            while (!(eol = memmem(c->rbuf, c->rlen, "\r\n", 2)))
-                if (fill(c) <= 0)
-                    return -1;
-            unsigned long long size = strtoull(c->rbuf, NULL, 16);
-            size_t line = (size_t)(eol - c->rbuf) + 2;
-            if (size > BODY_MAX)
-                return -1;
-            while (c->rlen < line + size + 2)
-                if (fill(c) <= 0)
-                    return -1;
-            if (body_put(c, c->rbuf + line, (size_t)size) != 0)
-                return -1;
-            consume(c, line + (size_t)size + 2);
-            if (size == 0)
-                return 0;
-        }
-    }
-    if (content_length >= 0) {
-        if ((unsigned long long)content_length > BODY_MAX)
-            return -1;
-        while (c->rlen < (size_t)content_length)
-            if (fill(c) <= 0)
-                return -1;
-        if (body_put(c, c->rbuf, (size_t)content_length) != 0)
-            return -1;
-        consume(c, (size_t)content_length);
-        return 0;
-    }
-    for (;;) {
-        ssize_t r = fill(c);
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-    }
-    c->close_after = true;
-    if (body_put(c, c->rbuf, c->rlen) != 0)
-        return -1;
-    c->rlen = 0;
-    return 0;
-}
-
-/* One request and its response (c->status, c->body). A request whose
- * answer did not arrive is an error, never retried: it may have been
- * applied. */
-static int http(hconn *c, const char *method, const char *path, const char *body, size_t body_len)
-{
-    char head[1024];
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s", method, path,
-                     c->hostport, c->token[0] ? "Authorization: Bearer " : "", c->token,
-                     c->token[0] ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof head - 128)
-        return fail("%s %s: request too long", method, path);
-    if (body)
-        n += snprintf(head + n, sizeof head - (size_t)n,
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", body_len);
-    else
-        n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    if (c->fd < 0 && hconn_open(c) != 0)
-        return 1;
-    /* One send for the small bodies of this benchmark. */
-    char req[8192 + 1024];
-    const char *out = head;
-    size_t out_len = (size_t)n;
-    if (body && (size_t)n + body_len <= sizeof req) {
-        memcpy(req, head, (size_t)n);
-        memcpy(req + n, body, body_len);
-        out = req;
-        out_len = (size_t)n + body_len;
-    }
-    int rc = send_all(c->fd, out, out_len);
-    if (rc == 0 && body && out == head)
-        rc = send_all(c->fd, body, body_len);
-    if (rc != 0 || read_response(c) != 0) {
-        int e = errno;
-        hconn_close(c);
-        return fail("%s %s (%s): no answer (%s)", method, path, c->name,
-                    e ? strerror(e) : "connection closed");
-    }
-    if (c->close_after)
-        hconn_close(c);
-    return 0;
-}
-
-static int http_json(hconn *c, const char *method, const char *path, const char *body)
-{
-    return http(c, method, path, body, body ? strlen(body) : 0);
-}
-
-static int expect(const hconn *c, int want, const char *method, const char *path)
-{
-    if (c->status == want)
-        return 0;
-    return fail("%s %s (%s): expected %d, got %d: %.400s", method, path, c->name, want, c->status,
-                c->body ? c->body : "");
+    return bench_http_call(c, method, path, body, want) == 0 ? 0 : http_failed(c);
 }
 
 /* The last body as JSON (NULL, reported, when it is not). */
-static json_t *body_json(const hconn *c)
+static json_t *body_json(const bench_http *c)
 {
     json_error_t jerr;
     json_t *root = json_loadb(c->body, c->body_len, 0, &jerr);
@@ -643,7 +223,7 @@ static int unix_connect(const char *path)
         fail("socket: %s", strerror(errno));
         return -1;
     }
-    struct timeval tv = {IO_TIMEOUT_S, 0};
+    struct timeval tv = {BENCH_IO_TIMEOUT_S, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
@@ -661,7 +241,7 @@ static int unix_exchange(const char *path, const void *line, size_t n, char *buf
     int fd = unix_connect(path);
     if (fd < 0)
         return 1;
-    if (send_all(fd, line, n) != 0) {
+    if (bench_send_all(fd, line, n) != 0) {
         close(fd);
         return fail("send to %s: %s", path, strerror(errno));
     }
@@ -729,8 +309,7 @@ static int present_next_card(bench *b)
 
 static int status_payments(bench *b, int64_t *pending, int64_t *due, int64_t *review)
 {
-    if (http_json(&b->api, "GET", "/api/v1/status", NULL) != 0 ||
-        expect(&b->api, 200, "GET", "/api/v1/status") != 0)
+    if (call(&b->api, "GET", "/api/v1/status", NULL, 200) != 0)
         return 1;
     json_t *root = body_json(&b->api);
     json_t *p = root ? json_object_get(root, "payments") : NULL;
@@ -743,54 +322,25 @@ static int status_payments(bench *b, int64_t *pending, int64_t *due, int64_t *re
     return rc;
 }
 
-static int login(bench *b)
-{
-    b->api.token[0] = '\0';
-    if (http_json(&b->api, "POST", "/api/v1/sessions",
-                  "{\"cashier_id\":\"" CASHIER "\",\"pin\":\"" CASHIER_PIN "\"}") != 0 ||
-        expect(&b->api, 201, "POST", "/api/v1/sessions") != 0)
-        return 1;
-    json_t *root = body_json(&b->api);
-    json_t *t = root ? json_object_get(root, "token") : NULL;
-    int rc = 0;
-    if (!json_is_string(t) || strlen(json_string_value(t)) >= sizeof b->api.token)
-        rc = fail("no token in %.300s", b->api.body);
-    else
-        snprintf(b->api.token, sizeof b->api.token, "%s", json_string_value(t));
-    json_decref(root);
-    return rc;
-}
-
 typedef enum { PAY_CASH, PAY_CARD_ONLINE, PAY_CARD_OFFLINE } pay_kind;
 
 /* One checkout: cart, line, pay. *pay_ns: the paying request; *whole_ns:
  * the three. The answer's card mode must be the expected one. */
 static int checkout(bench *b, pay_kind kind, uint64_t *pay_ns, uint64_t *whole_ns)
 {
-    hconn *c = &b->api;
+    bench_http *c = &b->api;
     char cart[96], path[192], body[160];
     uint64_t t0 = now_ns();
-    if (http_json(c, "POST", "/api/v1/carts", NULL) != 0 ||
-        expect(c, 201, "POST", "/api/v1/carts") != 0)
+    if (call(c, "POST", "/api/v1/carts", NULL, 201) != 0)
         return 1;
-    json_t *root = body_json(c);
-    json_t *id = root ? json_object_get(root, "cart_id") : NULL;
-    if (!json_is_string(id) || strlen(json_string_value(id)) >= sizeof cart) {
-        json_decref(root);
-        return fail("no cart_id in %.300s", c->body);
-    }
-    snprintf(cart, sizeof cart, "%s", json_string_value(id));
-    json_decref(root);
+    if (bench_http_field(c, "cart_id", cart, sizeof cart, NULL) != 0)
+        return http_failed(c);
     snprintf(path, sizeof path, "/api/v1/carts/%s/lines", cart);
-    if (http_json(c, "POST", path, "{\"barcode\":\"" ITEM_BARCODE "\"}") != 0 ||
-        expect(c, 200, "POST", path) != 0)
+    if (call(c, "POST", path, "{\"barcode\":\"" ITEM_BARCODE "\"}", 200) != 0)
         return 1;
     int64_t total = 0;
-    root = body_json(c);
-    int rc = root ? json_int_at(root, "total_minor", &total) : 1;
-    json_decref(root);
-    if (rc != 0)
-        return 1;
+    if (bench_http_field(c, "total_minor", NULL, 0, &total) != 0)
+        return http_failed(c);
     b->price = total;
     snprintf(path, sizeof path, "/api/v1/carts/%s/checkout", cart);
     if (kind == PAY_CASH)
@@ -798,18 +348,18 @@ static int checkout(bench *b, pay_kind kind, uint64_t *pay_ns, uint64_t *whole_n
     else
         snprintf(body, sizeof body, "{\"tendered_minor\":0,\"card_minor\":%" PRId64 "}", total);
     uint64_t t1 = now_ns();
-    if (http_json(c, "POST", path, body) != 0)
-        return 1;
+    if (bench_http_request(c, "POST", path, body, strlen(body)) != 0)
+        return http_failed(c);
     uint64_t t2 = now_ns();
-    if (expect(c, 201, "POST", path) != 0)
-        return 1;
+    if (bench_http_expect(c, 201, "POST", path) != 0)
+        return http_failed(c);
     *pay_ns = t2 - t1;
     *whole_ns = t2 - t0;
-    root = body_json(c);
+    json_t *root = body_json(c);
     if (!root)
         return 1;
     int64_t paid = -1;
-    rc = json_int_at(root, "total_minor", &paid);
+    int rc = json_int_at(root, "total_minor", &paid);
     if (rc == 0 && paid != total)
         rc = fail("sale total %" PRId64 " differs from the cart's %" PRId64, paid, total);
     json_t *card = json_object_get(root, "card");
@@ -857,13 +407,15 @@ static int floor_one(bench *b, uint64_t seq, uint64_t *read_ns, uint64_t *auth_n
     a.blob_len = rep.card.blob_len;
     kbuf body;
     kbuf_init(&body);
-    rc = pay_auth_req_encode(&a, &body, &err) == KASSA_OK
-             ? http(&b->pp, "POST", "/v1/payments", (const char *)body.data, body.len)
-             : fail("pay_auth_req_encode: %s", err.msg);
+    if (pay_auth_req_encode(&a, &body, &err) != KASSA_OK) {
+        kbuf_free(&body);
+        return fail("pay_auth_req_encode: %s", err.msg);
+    }
+    rc = bench_http_request(&b->pp, "POST", "/v1/payments", body.data, body.len);
     kbuf_free(&body);
     uint64_t t2 = now_ns();
-    if (rc != 0 || expect(&b->pp, 200, "POST", "/v1/payments") != 0)
-        return 1;
+    if (rc != 0 || bench_http_expect(&b->pp, 200, "POST", "/v1/payments") != 0)
+        return http_failed(&b->pp);
     pay_result res;
     if (pay_result_decode(b->pp.body, b->pp.body_len, &res, &err) != KASSA_OK)
         return fail("processor answer: %s", err.msg);
@@ -879,29 +431,12 @@ static int floor_one(bench *b, uint64_t seq, uint64_t *read_ns, uint64_t *auth_n
 
 static int find_paths(bench *b)
 {
-    if (bench_build_dir(b->build, sizeof b->build, "") != 0)
+    if (bench_term_paths(&b->t, b->opt.root, true) != 0)
         return 1;
-    char probe[BENCH_PATH_MAX + 64];
-    if (b->opt.root) {
-        snprintf(b->root, sizeof b->root, "%s", b->opt.root);
-    } else {
-        char parent[BENCH_PATH_MAX];
-        snprintf(parent, sizeof parent, "%s", b->build);
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent)
-            *slash = '\0';
-        snprintf(probe, sizeof probe, "%s/data/demo/catalog.csv", parent);
-        if (is_file(probe))
-            snprintf(b->root, sizeof b->root, "%s", parent);
-        else if (!getcwd(b->root, sizeof b->root))
-            return fail("getcwd: %s", strerror(errno));
-    }
-    snprintf(probe, sizeof probe, "%s/data/demo/catalog.csv", b->root);
-    if (!is_file(probe))
-        return fail("no %s: pass --root (the source tree)", probe);
     const char *bins[] = {"kassa", "kassad", "kassa-reader-sim", "kassa-processor-sim"};
     for (size_t i = 0; i < sizeof bins / sizeof bins[0]; i++) {
-        snprintf(probe, sizeof probe, "%s/bin/%s", b->build, bins[i]);
+        char probe[BENCH_PATH_MAX + 64];
+        snprintf(probe, sizeof probe, "%s/bin/%s", b->t.build, bins[i]);
         if (access(probe, X_OK) != 0)
             return fail("no %s: build it first", probe);
     }
@@ -913,16 +448,16 @@ static int find_paths(bench *b)
 static int start_processor(bench *b, int port)
 {
     char bin[BENCH_PATH_MAX + 32], listen[64];
-    snprintf(bin, sizeof bin, "%s/bin/kassa-processor-sim", b->build);
+    snprintf(bin, sizeof bin, "%s/bin/kassa-processor-sim", b->t.build);
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     struct stat sb;
     off_t before = stat(b->processor.log, &sb) == 0 ? sb.st_size : 0;
     char *argv[] = {bin, "--listen", listen, "--key-dir", b->keys, NULL};
-    if (proc_start(&b->processor, argv) != 0)
+    if (bench_proc_start(&b->processor, argv, b->t.dir) != 0)
         return 1;
     uint64_t deadline = now_ns() + 10000000000ull;
     for (;;) {
-        if (proc_died(&b->processor))
+        if (bench_proc_died(&b->processor))
             return fail("the processor simulator did not start");
         FILE *f = fopen(b->processor.log, "r");
         char line[1024];
@@ -940,100 +475,71 @@ static int start_processor(bench *b, int port)
             b->proc_port = found;
             return 0;
         }
-        if (now_ns() > deadline || atomic_load(&g_stop)) {
+        if (now_ns() > deadline || bench_stopping()) {
             print_tail(b->processor.log);
             return fail("the processor simulator did not log its start within 10 s");
         }
-        sleep_ms(5);
+        bench_sleep_ms(5);
     }
 }
 
 static int start_reader(bench *b)
 {
     char bin[BENCH_PATH_MAX + 32], pub[BENCH_PATH_MAX + 64], tok[BENCH_PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/bin/kassa-reader-sim", b->build);
+    snprintf(bin, sizeof bin, "%s/bin/kassa-reader-sim", b->t.build);
     snprintf(pub, sizeof pub, "%s/processor.pub", b->keys);
-    snprintf(tok, sizeof tok, "%s/token.key", b->dir);
+    snprintf(tok, sizeof tok, "%s/token.key", b->t.dir);
     char card[] = DEFAULT_CARD; /* the reader wipes its argv copy, not ours */
     char *argv[] = {bin, "--socket", b->socket, "--processor-key", pub,         "--token-key",
                     tok, "--card",   card,      "--expiry",        CARD_EXPIRY, NULL};
-    if (proc_start(&b->reader, argv) != 0)
+    if (bench_proc_start(&b->reader, argv, b->t.dir) != 0)
         return 1;
     uint64_t deadline = now_ns() + 10000000000ull;
     for (;;) {
         struct stat sb;
         if (stat(b->socket, &sb) == 0 && S_ISSOCK(sb.st_mode))
             return 0;
-        if (proc_died(&b->reader))
+        if (bench_proc_died(&b->reader))
             return fail("the reader simulator did not start");
-        if (now_ns() > deadline || atomic_load(&g_stop)) {
+        if (now_ns() > deadline || bench_stopping()) {
             print_tail(b->reader.log);
             return fail("the reader simulator made no socket within 10 s");
         }
-        sleep_ms(5);
+        bench_sleep_ms(5);
     }
 }
 
 static int wait_healthy(bench *b)
 {
-    uint64_t deadline = now_ns() + 15000000000ull;
-    hconn h;
-    hconn_init(&h, "kassad", b->api_port);
-    for (;;) {
-        if (proc_died(&b->kassad))
-            return fail("kassad exited during start");
-        int ok = 0;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (const struct sockaddr *)&h.addr, sizeof h.addr) == 0) {
-            close(fd);
-            fd = -1;
-            ok = http_json(&h, "GET", "/healthz", NULL) == 0 && h.status == 200;
-        }
-        if (fd >= 0)
-            close(fd);
-        hconn_free(&h);
-        if (ok)
-            return 0;
-        if (now_ns() > deadline || atomic_load(&g_stop)) {
-            print_tail(b->kassad.log);
-            return fail("kassad did not answer GET /healthz within 15 s");
-        }
-        sleep_ms(20);
-    }
+    struct sockaddr_in a = bench_loopback(b->api_port);
+    return bench_wait_healthy(&b->t.kassad, &a, "127.0.0.1", 15, true);
 }
 
 static int setup(bench *b)
 {
-    if (bench_make_workdir(b->opt.parent_dir, b->dir, sizeof b->dir, &b->dir_created) != 0 ||
-        bench_describe_fs(b->dir, &b->fs_name, &b->fs_is_ram) != 0)
+    bench_term *t = &b->t;
+    if (bench_term_workdir(t, b->opt.parent_dir) != 0)
         return 1;
-    snprintf(b->data, sizeof b->data, "%s/term", b->dir);
-    snprintf(b->keys, sizeof b->keys, "%s/processor-keys", b->dir);
-    snprintf(b->socket, sizeof b->socket, "%s/reader.sock", b->dir);
-    snprintf(b->ini, sizeof b->ini, "%s/kassad.ini", b->dir);
-    snprintf(b->cli_log, sizeof b->cli_log, "%s/cli.log", b->dir);
-    b->kassad.name = "kassad";
+    snprintf(b->keys, sizeof b->keys, "%s/processor-keys", t->dir);
+    snprintf(b->socket, sizeof b->socket, "%s/reader.sock", t->dir);
+    snprintf(b->ini, sizeof b->ini, "%s/kassad.ini", t->dir);
     b->processor.name = "kassa-processor-sim";
     b->reader.name = "kassa-reader-sim";
-    snprintf(b->kassad.log, sizeof b->kassad.log, "%s/kassad.log", b->dir);
-    snprintf(b->processor.log, sizeof b->processor.log, "%s/processor.log", b->dir);
-    snprintf(b->reader.log, sizeof b->reader.log, "%s/reader.log", b->dir);
+    snprintf(b->processor.log, sizeof b->processor.log, "%s/processor.log", t->dir);
+    snprintf(b->reader.log, sizeof b->reader.log, "%s/reader.log", t->dir);
     struct sockaddr_un sa;
     if (strlen(b->socket) >= sizeof sa.sun_path)
         return fail("%s: too long for a Unix socket (pass a shorter --dir)", b->socket);
 
-    char csv[BENCH_PATH_MAX + 32];
-    snprintf(csv, sizeof csv, "%s/data/demo/catalog.csv", b->root);
-    if (kassa("init", "--store", "BENCH", "--node", "T1", NULL) != 0 ||
-        kassa("catalog", "import", csv, NULL) != 0 ||
-        kassa("stock", "receive", ITEM_SKU ":" STOCK_RECEIVED, NULL) != 0 ||
-        kassa("cashier", "add", CASHIER, "--name", "Bench cashier", "--role", "cashier", "--pin",
-              CASHIER_PIN, NULL) != 0)
+    if (bench_term_init(t) != 0 ||
+        bench_kassa(t, "stock", "receive", ITEM_SKU ":" STOCK_RECEIVED, NULL) != 0 ||
+        bench_kassa(t, "cashier", "add", CASHIER, "--name", "Bench cashier", "--role", "cashier",
+                    "--pin", CASHIER_PIN, NULL) != 0)
         return 1;
     char bin[BENCH_PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/bin/kassa-processor-sim", b->build);
+    snprintf(bin, sizeof bin, "%s/bin/kassa-processor-sim", t->build);
     char *keygen[] = {bin, "keygen", "--out", b->keys, NULL};
-    if (bench_run(keygen, b->dir, b->processor.log) != 0)
+    if (bench_run(keygen, t->dir, b->processor.log) != 0)
         return fail("kassa-processor-sim keygen failed");
     if (start_processor(b, 0) != 0 || start_reader(b) != 0)
         return 1;
@@ -1056,17 +562,11 @@ static int setup(bench *b)
     if (fclose(f) != 0)
         return fail("cannot write %s", b->ini);
 
-    if (free_port(&b->api_port) != 0)
+    if (bench_term_start(t, b->ini, t->dir, &b->api_port) != 0 || wait_healthy(b) != 0)
         return 1;
-    char kassad[BENCH_PATH_MAX + 16], listen[64];
-    snprintf(kassad, sizeof kassad, "%s/bin/kassad", b->build);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", b->api_port);
-    char *argv[] = {kassad, "--data", b->data, "--api-listen", listen, "--config", b->ini, NULL};
-    if (proc_start(&b->kassad, argv) != 0 || wait_healthy(b) != 0)
-        return 1;
-    hconn_init(&b->api, "kassad", b->api_port);
-    hconn_init(&b->pp, "kassa-processor-sim", b->proc_port);
-    return login(b);
+    http_init(&b->api, "kassad", b->api_port);
+    http_init(&b->pp, "kassa-processor-sim", b->proc_port);
+    return bench_http_login(&b->api, CASHIER, CASHIER_PIN) == 0 ? 0 : http_failed(&b->api);
 }
 
 /* ---- the phases ---- */
@@ -1094,7 +594,7 @@ static void phase_free(phase *p)
 
 static bool stopped(void)
 {
-    if (atomic_load(&g_stop)) {
+    if (bench_stopping()) {
         fail("interrupted");
         return true;
     }
@@ -1108,15 +608,16 @@ typedef struct cpu_mark {
 
 static cpu_mark mark(bench *b)
 {
-    return (cpu_mark){cpu_of(&b->kassad), cpu_of(&b->processor), cpu_of(&b->reader), now_ns()};
+    return (cpu_mark){bench_proc_cpu(&b->t.kassad), bench_proc_cpu(&b->processor),
+                      bench_proc_cpu(&b->reader), now_ns()};
 }
 
 static void phase_cpu(bench *b, phase *p, const cpu_mark *m0)
 {
     cpu_mark m1 = mark(b);
-    p->cpu_kassad = cpu_delta(m0->kassad, m1.kassad);
-    p->cpu_proc = cpu_delta(m0->processor, m1.processor);
-    p->cpu_reader = cpu_delta(m0->reader, m1.reader);
+    p->cpu_kassad = bench_cpu_delta(m0->kassad, m1.kassad);
+    p->cpu_proc = bench_cpu_delta(m0->processor, m1.processor);
+    p->cpu_reader = bench_cpu_delta(m0->reader, m1.reader);
     p->wall_s = (double)(m1.t - m0->t) / 1e9;
 }
 
@@ -1153,7 +654,7 @@ static int run_checkouts(bench *b, pay_kind kind, size_t warmup, size_t count, p
         uint64_t pay, whole;
         if (stopped() || (kind != PAY_CASH && present_next_card(b) != 0) ||
             checkout(b, kind, &pay, &whole) != 0) {
-            proc_died(&b->kassad);
+            bench_proc_died(&b->t.kassad);
             return 1;
         }
         if (kind == PAY_CARD_OFFLINE)
@@ -1180,15 +681,8 @@ static int wait_drained(bench *b, unsigned limit_s, double *secs, int64_t *revie
         if (stopped() || status_payments(b, &pending, &due, review) != 0)
             return 1;
         if (timed) {
-            if (b->n_polls == b->cap_polls) {
-                size_t cap = b->cap_polls ? b->cap_polls * 2 : 1024;
-                uint64_t *v = realloc(b->polls, cap * sizeof *v);
-                if (!v)
-                    return fail("out of memory");
-                b->polls = v;
-                b->cap_polls = cap;
-            }
-            b->polls[b->n_polls++] = now_ns() - s0;
+            if (bench_samples_push(&b->polls, now_ns() - s0) != 0)
+                return fail("out of memory");
         }
         if (pending == 0 && due == 0) {
             *secs = (double)(now_ns() - t0) / 1e9;
@@ -1197,17 +691,17 @@ static int wait_drained(bench *b, unsigned limit_s, double *secs, int64_t *revie
         if (now_ns() > deadline)
             return fail("after %u s, %" PRId64 " payments still pending and %" PRId64 " due",
                         limit_s, pending, due);
-        if (proc_died(&b->kassad) || proc_died(&b->processor))
+        if (bench_proc_died(&b->t.kassad) || bench_proc_died(&b->processor))
             return 1;
-        sleep_ms((long)b->opt.poll_ms);
+        bench_sleep_ms((long)b->opt.poll_ms);
     }
 }
 
 static int run_offline(bench *b)
 {
     /* The processor goes away; kassad finds out at its next call. */
-    hconn_close(&b->pp);
-    if (proc_stop(&b->processor, 10) != 0)
+    bench_http_close(&b->pp);
+    if (bench_proc_stop(&b->processor, 10) != 0)
         return 1;
     if (run_checkouts(b, PAY_CARD_OFFLINE, b->opt.warmup, b->opt.n, &b->ph[PH_OFFLINE]) != 0)
         return 1;
@@ -1233,8 +727,7 @@ static int run_forward(bench *b)
     cpu_mark m0 = mark(b);
     uint64_t t0 = m0.t;
     /* "Forward now", so the retry backoff is not what is measured. */
-    if (http_json(&b->api, "POST", "/api/v1/payments/forward", "{}") != 0 ||
-        expect(&b->api, 202, "POST", "/api/v1/payments/forward") != 0)
+    if (call(&b->api, "POST", "/api/v1/payments/forward", "{}", 202) != 0)
         return 1;
     double secs;
     int64_t review = 0;
@@ -1242,11 +735,10 @@ static int run_forward(bench *b)
         return 1;
     b->forward_s = (double)(now_ns() - t0) / 1e9;
     cpu_mark m1 = mark(b);
-    b->forward_cpu_kassad = cpu_delta(m0.kassad, m1.kassad);
-    b->forward_cpu_proc = cpu_delta(m0.processor, m1.processor);
-    hconn_close(&b->pp);
-    if (http_json(&b->pp, "GET", "/v1/ledger", NULL) != 0 ||
-        expect(&b->pp, 200, "GET", "/v1/ledger") != 0)
+    b->forward_cpu_kassad = bench_cpu_delta(m0.kassad, m1.kassad);
+    b->forward_cpu_proc = bench_cpu_delta(m0.processor, m1.processor);
+    bench_http_close(&b->pp);
+    if (call(&b->pp, "GET", "/v1/ledger", NULL, 200) != 0)
         return 1;
     json_t *root = body_json(&b->pp);
     if (!root || json_int_at(root, "captures", &b->captures) != 0 ||
@@ -1263,7 +755,7 @@ static int run_forward(bench *b)
 
 static int run(bench *b)
 {
-    b->loadavg = load_average();
+    b->loadavg = bench_load_average();
     for (int k = 0; k < PH_FILL; k++)
         if (phase_alloc(&b->ph[k], b->opt.n, k == PH_FLOOR) != 0)
             return 1;
@@ -1286,17 +778,7 @@ static int run(bench *b)
 
 /* ---- report ---- */
 
-static void print_row(const char *name, const stats *s)
-{
-    printf("%-44s %7zu %8.3f %8.3f %8.3f %8.3f\n", name, s->n, s->p50_ms, s->p99_ms, s->mean_ms,
-           s->max_ms);
-}
-
-static json_t *stats_json(const stats *s)
-{
-    return json_pack("{s:I,s:f,s:f,s:f,s:f}", "n", (json_int_t)s->n, "p50", s->p50_ms, "p99",
-                     s->p99_ms, "mean", s->mean_ms, "max", s->max_ms);
-}
+static const bench_table TABLE = {44, 7, 3};
 
 /* Whole checkouts (cart, line, pay) per second of their summed time. */
 static double per_s(const phase *p)
@@ -1312,23 +794,23 @@ static double pct_of(double cpu, double wall)
 
 static int report(bench *b)
 {
-    stats online, offline, cash, flo, rd, au, w_on, w_off, w_cash, tail, polls;
-    if (summarise(b->polls, b->n_polls, &polls) != 0)
+    bench_stats online, offline, cash, flo, rd, au, w_on, w_off, w_cash, tail, polls;
+    if (bench_stats_of(b->polls.v, b->polls.n, &polls) != 0)
         return 1;
     phase *ph = b->ph;
     /* The last offline checkouts of the backlog, as many as were timed. */
     size_t tail_n = ph[PH_FILL].n < b->opt.n ? ph[PH_FILL].n : b->opt.n;
-    if (summarise(ph[PH_FILL].pay + (ph[PH_FILL].n - tail_n), tail_n, &tail) != 0)
+    if (bench_stats_of(ph[PH_FILL].pay + (ph[PH_FILL].n - tail_n), tail_n, &tail) != 0)
         return 1;
-    if (summarise(ph[PH_ONLINE].pay, ph[PH_ONLINE].n, &online) != 0 ||
-        summarise(ph[PH_OFFLINE].pay, ph[PH_OFFLINE].n, &offline) != 0 ||
-        summarise(ph[PH_CASH].pay, ph[PH_CASH].n, &cash) != 0 ||
-        summarise(ph[PH_FLOOR].pay, ph[PH_FLOOR].n, &flo) != 0 ||
-        summarise(ph[PH_FLOOR].read, ph[PH_FLOOR].n, &rd) != 0 ||
-        summarise(ph[PH_FLOOR].auth, ph[PH_FLOOR].n, &au) != 0 ||
-        summarise(ph[PH_ONLINE].whole, ph[PH_ONLINE].n, &w_on) != 0 ||
-        summarise(ph[PH_OFFLINE].whole, ph[PH_OFFLINE].n, &w_off) != 0 ||
-        summarise(ph[PH_CASH].whole, ph[PH_CASH].n, &w_cash) != 0)
+    if (bench_stats_of(ph[PH_ONLINE].pay, ph[PH_ONLINE].n, &online) != 0 ||
+        bench_stats_of(ph[PH_OFFLINE].pay, ph[PH_OFFLINE].n, &offline) != 0 ||
+        bench_stats_of(ph[PH_CASH].pay, ph[PH_CASH].n, &cash) != 0 ||
+        bench_stats_of(ph[PH_FLOOR].pay, ph[PH_FLOOR].n, &flo) != 0 ||
+        bench_stats_of(ph[PH_FLOOR].read, ph[PH_FLOOR].n, &rd) != 0 ||
+        bench_stats_of(ph[PH_FLOOR].auth, ph[PH_FLOOR].n, &au) != 0 ||
+        bench_stats_of(ph[PH_ONLINE].whole, ph[PH_ONLINE].n, &w_on) != 0 ||
+        bench_stats_of(ph[PH_OFFLINE].whole, ph[PH_OFFLINE].n, &w_off) != 0 ||
+        bench_stats_of(ph[PH_CASH].whole, ph[PH_CASH].n, &w_cash) != 0)
         return 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     double fwd_rate = b->forward_s > 0 ? (double)b->stored / b->forward_s : 0;
@@ -1337,20 +819,20 @@ static int report(bench *b)
         json_t *o =
             json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:f,s:I}", "bench", "card", "cpus",
                       (json_int_t)cpus, "n", (json_int_t)b->opt.n, "warmup",
-                      (json_int_t)b->opt.warmup, "backlog", (json_int_t)b->stored, "fs", b->fs_name,
-                      "loadavg", b->loadavg, "price_minor", (json_int_t)b->price);
+                      (json_int_t)b->opt.warmup, "backlog", (json_int_t)b->stored, "fs",
+                      b->t.fs_name, "loadavg", b->loadavg, "price_minor", (json_int_t)b->price);
         if (!o)
             return fail("out of memory");
-        json_object_set_new(o, "card_online_ms", stats_json(&online));
-        json_object_set_new(o, "card_offline_ms", stats_json(&offline));
-        json_object_set_new(o, "card_offline_backlog_tail_ms", stats_json(&tail));
-        json_object_set_new(o, "cash_ms", stats_json(&cash));
-        json_object_set_new(o, "floor_ms", stats_json(&flo));
-        json_object_set_new(o, "floor_read_ms", stats_json(&rd));
-        json_object_set_new(o, "floor_auth_ms", stats_json(&au));
-        json_object_set_new(o, "checkout_online_ms", stats_json(&w_on));
-        json_object_set_new(o, "checkout_offline_ms", stats_json(&w_off));
-        json_object_set_new(o, "checkout_cash_ms", stats_json(&w_cash));
+        json_object_set_new(o, "card_online_ms", bench_stats_json(&online));
+        json_object_set_new(o, "card_offline_ms", bench_stats_json(&offline));
+        json_object_set_new(o, "card_offline_backlog_tail_ms", bench_stats_json(&tail));
+        json_object_set_new(o, "cash_ms", bench_stats_json(&cash));
+        json_object_set_new(o, "floor_ms", bench_stats_json(&flo));
+        json_object_set_new(o, "floor_read_ms", bench_stats_json(&rd));
+        json_object_set_new(o, "floor_auth_ms", bench_stats_json(&au));
+        json_object_set_new(o, "checkout_online_ms", bench_stats_json(&w_on));
+        json_object_set_new(o, "checkout_offline_ms", bench_stats_json(&w_off));
+        json_object_set_new(o, "checkout_cash_ms", bench_stats_json(&w_cash));
         json_object_set_new(o, "online_per_s", json_real(per_s(&ph[PH_ONLINE])));
         json_object_set_new(o, "offline_per_s", json_real(per_s(&ph[PH_OFFLINE])));
         json_object_set_new(o, "cash_per_s", json_real(per_s(&ph[PH_CASH])));
@@ -1358,24 +840,19 @@ static int report(bench *b)
         json_object_set_new(o, "capture_wait_s", json_real(b->capture_wait_s));
         json_object_set_new(o, "forward_s", json_real(b->forward_s));
         json_object_set_new(o, "forward_per_s", json_real(fwd_rate));
-        json_object_set_new(o, "forward_status_poll_ms", stats_json(&polls));
+        json_object_set_new(o, "forward_status_poll_ms", bench_stats_json(&polls));
         json_object_set_new(o, "review_count", json_integer(b->review));
         json_object_set_new(o, "captures", json_integer(b->captures));
         json_object_set_new(o, "double_captures", json_integer(b->double_captures));
         json_object_set_new(o, "ledger_ok", json_boolean(b->ledger_ok));
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        json_decref(o);
-        if (!s)
-            return fail("out of memory");
-        puts(s);
-        free(s);
+        if (bench_print_json(o) != 0)
+            return 1;
     } else {
         printf("kassa bench/card  (kassad 127.0.0.1:%d, processor 127.0.0.1:%d, dir: %s, "
                "N=%zu after %zu warm-up, backlog %zu, %ld CPUs, load average %.2f)\n",
-               b->api_port, b->proc_port, b->dir, b->opt.n, b->opt.warmup, b->stored, cpus,
+               b->api_port, b->proc_port, b->t.dir, b->opt.n, b->opt.warmup, b->stored, cpus,
                b->loadavg);
-        printf("file system: %s%s\n", b->fs_name,
-               b->fs_is_ram ? " (warning: in memory, fsync costs nothing; pass --dir)" : "");
+        bench_print_fs(b->t.fs_name, b->t.fs_is_ram);
         printf("config: one cashier, one keep-alive connection, checkouts one after another; "
                "1 line of %s (%" PRId64 " minor);\n"
                "        [payments] processor_timeout_ms 1000, offline_max_per_card %d, "
@@ -1383,22 +860,22 @@ static int report(bench *b)
                "        each card read is of a new card presented to the reader just before "
                "(untimed)\n",
                ITEM_SKU, b->price, PER_CARD_MAX);
-        printf("%-44s %7s %8s %8s %8s %8s\n", "", "count", "p50 ms", "p99 ms", "mean ms", "max ms");
-        print_row("card online  POST .../checkout", &online);
-        print_row("card offline POST .../checkout", &offline);
+        bench_table_head(&TABLE);
+        bench_table_row(&TABLE, "card online  POST .../checkout", &online);
+        bench_table_row(&TABLE, "card offline POST .../checkout", &offline);
         if (tail.n) {
             char name[64];
             snprintf(name, sizeof name, "  the same, backlog %zu..%zu", b->stored - tail.n + 1,
                      b->stored);
-            print_row(name, &tail);
+            bench_table_row(&TABLE, name, &tail);
         }
-        print_row("cash         POST .../checkout", &cash);
-        print_row("floor: reader read + processor authorise", &flo);
-        print_row("  reader read (Unix socket)", &rd);
-        print_row("  processor POST /v1/payments", &au);
-        print_row("whole checkout, card online (cart,line,pay)", &w_on);
-        print_row("whole checkout, card offline", &w_off);
-        print_row("whole checkout, cash", &w_cash);
+        bench_table_row(&TABLE, "cash         POST .../checkout", &cash);
+        bench_table_row(&TABLE, "floor: reader read + processor authorise", &flo);
+        bench_table_row(&TABLE, "  reader read (Unix socket)", &rd);
+        bench_table_row(&TABLE, "  processor POST /v1/payments", &au);
+        bench_table_row(&TABLE, "whole checkout, card online (cart,line,pay)", &w_on);
+        bench_table_row(&TABLE, "whole checkout, card offline", &w_off);
+        bench_table_row(&TABLE, "whole checkout, cash", &w_cash);
         printf("throughput (one client, whole checkouts): card online %.0f/s, card offline "
                "%.0f/s, cash %.0f/s; floor %.0f read+auth/s\n",
                per_s(&ph[PH_ONLINE]), per_s(&ph[PH_OFFLINE]), per_s(&ph[PH_CASH]),
@@ -1441,21 +918,11 @@ static int report(bench *b)
     return b->ledger_ok ? 0 : 1;
 }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&g_stop, 1);
-}
-
 int main(int argc, char **argv)
 {
     bench *b = &B;
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    bench_catch_signals();
+    b->api.fd = b->pp.fd = -1;
     if (parse_args(argc, argv, &b->opt) != 0)
         return 1;
     json_object_seed(0);
@@ -1466,18 +933,18 @@ int main(int argc, char **argv)
         rc = run(b);
     if (rc == 0)
         rc = report(b);
-    hconn_free(&b->api);
-    hconn_free(&b->pp);
-    if (proc_stop(&b->kassad, 10) != 0)
+    bench_http_free(&b->api);
+    bench_http_free(&b->pp);
+    if (bench_proc_stop(&b->t.kassad, 10) != 0)
         rc = 1;
-    if (proc_stop(&b->reader, 5) != 0)
+    if (bench_proc_stop(&b->reader, 5) != 0)
         rc = 1;
-    if (proc_stop(&b->processor, 5) != 0)
+    if (bench_proc_stop(&b->processor, 5) != 0)
         rc = 1;
-    if (bench_remove_dir(b->dir, b->dir_created, b->opt.keep || rc != 0) != 0)
+    if (bench_remove_dir(b->t.dir, b->t.dir_created, b->opt.keep || rc != 0) != 0)
         rc = 1;
     for (int k = 0; k < PH_COUNT; k++)
         phase_free(&b->ph[k]);
-    free(b->polls);
+    free(b->polls.v);
     return rc ? 1 : 0;
 }
