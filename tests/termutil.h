@@ -152,4 +152,15 @@ static inline void snap_assert_same(term *t, snap *before, const char *what)
     }
 }
 
+/* Fails unless terminals a and b hold the same state (term_state_hash). */
+static inline void assert_same_state_hash(term *a, term *b)
+{
+    term *both[2] = {a, b};
+    uint8_t hash[2][32];
+    kassa_err err;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(term_state_hash(both[i], hash[i], &err), KASSA_OK);
+    assert_memory_equal(hash[0], hash[1], 32);
+}
+
 #endif

@@ -199,4 +199,32 @@ static inline void tu_check_msg(const char *msg, size_t size)
         tu_check(msg[i] >= 0x20 && msg[i] < 0x7f);
 }
 
+/* ---- fuzz targets: decoders of kassa messages ---- */
+
+#include "base/base.h"
+
+/* Whether the n bytes at p are all zero. */
+static inline bool tu_all_zero(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+/* Whether a decoder fed the fuzz input decoded it: rc is what it returned,
+ * err its error, out (size bytes) its output. One that did not must have
+ * failed with KASSA_ECORRUPT, set err's code to it with a one-line message
+ * (tu_check_msg), and left out zeroed. */
+static inline bool tu_decoded(int rc, const kassa_err *err, const void *out, size_t size)
+{
+    if (rc == KASSA_OK)
+        return true;
+    tu_check(rc == KASSA_ECORRUPT && err->code == rc);
+    tu_check_msg(err->msg, sizeof err->msg);
+    tu_check(tu_all_zero(out, size));
+    return false;
+}
+
 #endif

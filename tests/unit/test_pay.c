@@ -257,45 +257,36 @@ static const uint8_t blob6[] = {0, 1, 2, 3, 4, 5};
 
 static pay_read_req a_read_req(void)
 {
-    pay_read_req q;
-    memset(&q, 0, sizeof q);
-    snprintf(q.payment_id, sizeof q.payment_id, "p-1.a_B");
-    q.amount_minor = 1250;
-    snprintf(q.currency, sizeof q.currency, "EUR");
-    q.timeout_ms = 30000;
-    return q;
+    return (pay_read_req){
+        .payment_id = "p-1.a_B", .amount_minor = 1250, .currency = "EUR", .timeout_ms = 30000};
 }
 
 static pay_read_reply a_card_reply(void)
 {
-    pay_read_reply r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.payment_id, sizeof r.payment_id, "p-1");
-    r.ok = true;
-    snprintf(r.card.token, sizeof r.card.token, "tok_0123456789abcdef0123456789abcdef");
-    snprintf(r.card.brand, sizeof r.card.brand, "mastercard");
-    snprintf(r.card.last4, sizeof r.card.last4, "4444");
-    r.card.exp_month = 7;
-    r.card.exp_year = 2031;
+    pay_read_reply r = {.payment_id = "p-1",
+                        .ok = true,
+                        .card = {.token = "tok_0123456789abcdef0123456789abcdef",
+                                 .brand = "mastercard",
+                                 .last4 = "4444",
+                                 .exp_month = 7,
+                                 .exp_year = 2031,
+                                 .blob_len = PAY_BLOB_MAX}};
     for (size_t i = 0; i < PAY_BLOB_MAX; i++)
         r.card.blob[i] = (uint8_t)(i * 7);
-    r.card.blob_len = PAY_BLOB_MAX;
     return r;
 }
 
 static pay_auth_req an_auth_req(void)
 {
-    pay_auth_req q;
-    memset(&q, 0, sizeof q);
-    snprintf(q.store_id, sizeof q.store_id, "store-1");
-    snprintf(q.payment_id, sizeof q.payment_id, "s1-t1-000042");
-    q.amount_minor = PRICING_AMOUNT_MAX;
-    snprintf(q.currency, sizeof q.currency, "CHF");
-    snprintf(q.token, sizeof q.token, "tok_x");
+    pay_auth_req q = {.store_id = "store-1",
+                      .payment_id = "s1-t1-000042",
+                      .amount_minor = PRICING_AMOUNT_MAX,
+                      .currency = "CHF",
+                      .token = "tok_x",
+                      .blob_len = sizeof blob6,
+                      .mode = PAY_MODE_ONLINE,
+                      .capture = true};
     memcpy(q.blob, blob6, sizeof blob6);
-    q.blob_len = sizeof blob6;
-    q.mode = PAY_MODE_ONLINE;
-    q.capture = true;
     return q;
 }
 
@@ -352,36 +343,110 @@ static void assert_one_line(const kbuf *b)
     assert_null(memchr(b->data, '\n', b->len - 1));
 }
 
+/* The messages, by kind. */
+enum { D_REQ, D_REPLY, D_AUTH, D_REFUND, D_RESULT };
+
+typedef union pay_msg {
+    pay_read_req req;
+    pay_read_reply reply;
+    pay_auth_req auth;
+    pay_refund_req refund;
+    pay_result result;
+} pay_msg;
+
+/* The decoder of kind which on the n bytes at text, into out. */
+static int decode_any(int which, const char *text, size_t n, pay_msg *out, kassa_err *err)
+{
+    switch (which) {
+    case D_REQ:
+        return pay_read_req_decode(text, n, &out->req, err);
+    case D_REPLY:
+        return pay_read_reply_decode(text, n, &out->reply, err);
+    case D_AUTH:
+        return pay_auth_req_decode(text, n, &out->auth, err);
+    case D_REFUND:
+        return pay_refund_req_decode(text, n, &out->refund, err);
+    default:
+        return pay_result_decode(text, n, &out->result, err);
+    }
+}
+
+/* The encoder of kind which on msg, appending to b. */
+static int encode_any(int which, const void *msg, kbuf *b, kassa_err *err)
+{
+    switch (which) {
+    case D_REQ:
+        return pay_read_req_encode(msg, b, err);
+    case D_REPLY:
+        return pay_read_reply_encode(msg, b, err);
+    case D_AUTH:
+        return pay_auth_req_encode(msg, b, err);
+    case D_REFUND:
+        return pay_refund_req_encode(msg, b, err);
+    default:
+        return pay_result_encode(msg, b, err);
+    }
+}
+
+/* Whether messages a and b of kind which hold the same values. */
+static bool same_any(int which, const void *a, const pay_msg *b)
+{
+    switch (which) {
+    case D_REQ:
+        return read_req_eq(a, &b->req);
+    case D_REPLY:
+        return reply_eq(a, &b->reply);
+    case D_AUTH:
+        return auth_eq(a, &b->auth);
+    case D_REFUND:
+        return refund_eq(a, &b->refund);
+    default:
+        return result_eq(a, &b->result);
+    }
+}
+
+/* The n bytes at p decode, as which, to msg's values. */
+static void decodes_to(int which, const void *msg, const uint8_t *p, size_t n)
+{
+    pay_msg back;
+    kassa_err err;
+    assert_int_equal(decode_any(which, (const char *)p, n, &back, &err), KASSA_OK);
+    assert_true(same_any(which, msg, &back));
+}
+
+/* msg, of kind which, encodes into b (emptied first), which decodes to
+ * msg's values. */
+static void round_trip(int which, const void *msg, kbuf *b)
+{
+    kassa_err err;
+    kbuf_reset(b);
+    assert_int_equal(encode_any(which, msg, b, &err), KASSA_OK);
+    decodes_to(which, msg, b->data, b->len);
+}
+
 /* ---- round trips ---- */
 
 static void test_read_req_round_trip(void **state)
 {
     (void)state;
-    pay_read_req q = a_read_req(), back;
+    pay_read_req q = a_read_req();
     kbuf b;
     kbuf_init(&b);
-    kassa_err err;
-    assert_int_equal(pay_read_req_encode(&q, &b, &err), KASSA_OK);
+    round_trip(D_REQ, &q, &b);
     assert_one_line(&b);
-    assert_int_equal(pay_read_req_decode((const char *)b.data, b.len, &back, &err), KASSA_OK);
-    assert_true(read_req_eq(&q, &back));
     /* Without its newline too. */
-    assert_int_equal(pay_read_req_decode((const char *)b.data, b.len - 1, &back, &err), KASSA_OK);
-    assert_true(read_req_eq(&q, &back));
+    decodes_to(D_REQ, &q, b.data, b.len - 1);
     kbuf_free(&b);
 }
 
 static void test_read_reply_round_trip(void **state)
 {
     (void)state;
-    pay_read_reply r = a_card_reply(), back;
+    pay_read_reply r = a_card_reply();
     kbuf b;
     kbuf_init(&b);
-    kassa_err err;
-    assert_int_equal(pay_read_reply_encode(&r, &b, &err), KASSA_OK);
+    round_trip(D_REPLY, &r, &b);
     assert_one_line(&b);
-    assert_int_equal(pay_read_reply_decode((const char *)b.data, b.len, &back, &err), KASSA_OK);
-    assert_true(reply_eq(&r, &back));
 
     const char *reasons[] = {PAY_READER_TIMEOUT, PAY_READER_UNREADABLE, PAY_READER_CANCELLED,
                              PAY_READER_BUSY};
@@ -391,18 +456,12 @@ static void test_read_reply_round_trip(void **state)
         snprintf(r.reason, sizeof r.reason, "%s", reasons[i]);
         /* Quotes, a backslash and non-ASCII text survive, on one line. */
         snprintf(r.message, sizeof r.message, "say \"no\" \\ caf\xc3\xa9 %zu", i);
-        kbuf_reset(&b);
-        assert_int_equal(pay_read_reply_encode(&r, &b, &err), KASSA_OK);
+        round_trip(D_REPLY, &r, &b);
         assert_one_line(&b);
-        assert_int_equal(pay_read_reply_decode((const char *)b.data, b.len, &back, &err), KASSA_OK);
-        assert_true(reply_eq(&r, &back));
     }
     /* An empty message is allowed. */
     r.message[0] = '\0';
-    kbuf_reset(&b);
-    assert_int_equal(pay_read_reply_encode(&r, &b, &err), KASSA_OK);
-    assert_int_equal(pay_read_reply_decode((const char *)b.data, b.len, &back, &err), KASSA_OK);
-    assert_true(reply_eq(&r, &back));
+    round_trip(D_REPLY, &r, &b);
     kbuf_free(&b);
 }
 
@@ -413,9 +472,8 @@ static void test_proc_round_trips(void **state)
                                                "declined", "reversed",   "refunded"};
     kbuf b;
     kbuf_init(&b);
-    kassa_err err;
     for (int variant = 0; variant < 3; variant++) {
-        pay_auth_req q = an_auth_req(), back;
+        pay_auth_req q = an_auth_req();
         if (variant == 1) {
             q.mode = PAY_MODE_OFFLINE;
             q.stored_at_ms = INT64_C(1795000000000);
@@ -426,27 +484,19 @@ static void test_proc_round_trips(void **state)
             for (size_t i = 0; i < PAY_BLOB_MAX; i++)
                 q.blob[i] = (uint8_t)(255 - i);
         }
-        kbuf_reset(&b);
-        assert_int_equal(pay_auth_req_encode(&q, &b, &err), KASSA_OK);
+        round_trip(D_AUTH, &q, &b);
         assert_true(b.len <= PAY_BODY_MAX_BYTES);
-        assert_int_equal(pay_auth_req_decode((const char *)b.data, b.len, &back, &err), KASSA_OK);
-        assert_true(auth_eq(&q, &back));
     }
 
-    pay_refund_req rq, rback;
-    memset(&rq, 0, sizeof rq);
-    snprintf(rq.store_id, sizeof rq.store_id, "store-1");
-    snprintf(rq.refund_id, sizeof rq.refund_id, "r-1");
-    snprintf(rq.payment_id, sizeof rq.payment_id, "p-1");
-    snprintf(rq.token, sizeof rq.token, "tok_x");
-    rq.amount_minor = 499;
-    kbuf_reset(&b);
-    assert_int_equal(pay_refund_req_encode(&rq, &b, &err), KASSA_OK);
-    assert_int_equal(pay_refund_req_decode((const char *)b.data, b.len, &rback, &err), KASSA_OK);
-    assert_true(refund_eq(&rq, &rback));
+    pay_refund_req rq = {.store_id = "store-1",
+                         .refund_id = "r-1",
+                         .payment_id = "p-1",
+                         .token = "tok_x",
+                         .amount_minor = 499};
+    round_trip(D_REFUND, &rq, &b);
 
     for (int s = PAY_ST_AUTHORIZED; s <= PAY_ST_REFUNDED; s++) {
-        pay_result r, back;
+        pay_result r;
         memset(&r, 0, sizeof r);
         snprintf(r.id, sizeof r.id, "p-%d", s);
         r.status = (pay_status)s;
@@ -454,11 +504,9 @@ static void test_proc_round_trips(void **state)
             snprintf(r.reason, sizeof r.reason, "%s", PAY_DECLINE_INSUFFICIENT_FUNDS);
         if (s == PAY_ST_AUTHORIZED || s == PAY_ST_CAPTURED)
             snprintf(r.auth_code, sizeof r.auth_code, "A1B2C3");
-        kbuf_reset(&b);
-        assert_int_equal(pay_result_encode(&r, &b, &err), KASSA_OK);
-        assert_int_equal(pay_result_decode((const char *)b.data, b.len, &back, &err), KASSA_OK);
-        assert_true(result_eq(&r, &back));
-        assert_string_equal(pay_status_name(back.status), status_names[s]);
+        round_trip(D_RESULT, &r, &b);
+        /* What decoded has r's status (round_trip). */
+        assert_string_equal(pay_status_name(r.status), status_names[s]);
     }
     assert_string_equal(pay_status_name((pay_status)0), "unknown");
     kbuf_free(&b);
@@ -501,33 +549,11 @@ static void test_encoders_refuse_bad_structs(void **state)
 
 /* ---- rejections ---- */
 
-enum { D_REQ, D_REPLY, D_AUTH, D_REFUND, D_RESULT };
-
-static int decode_any(int which, const char *text, size_t n, kassa_err *err)
-{
-    pay_read_req q;
-    pay_read_reply r;
-    pay_auth_req a;
-    pay_refund_req f;
-    pay_result s;
-    switch (which) {
-    case D_REQ:
-        return pay_read_req_decode(text, n, &q, err);
-    case D_REPLY:
-        return pay_read_reply_decode(text, n, &r, err);
-    case D_AUTH:
-        return pay_auth_req_decode(text, n, &a, err);
-    case D_REFUND:
-        return pay_refund_req_decode(text, n, &f, err);
-    default:
-        return pay_result_decode(text, n, &s, err);
-    }
-}
-
 static void expect_bad_n(int which, const char *text, size_t n, const char *needle)
 {
+    pay_msg m;
     kassa_err err;
-    int rc = decode_any(which, text, n, &err);
+    int rc = decode_any(which, text, n, &m, &err);
     if (rc != KASSA_ECORRUPT)
         fail_msg("accepted (rc %d): %.300s", rc, text);
     tu_check_msg(err.msg, sizeof err.msg);
@@ -542,8 +568,9 @@ static void expect_bad(int which, const char *text, const char *needle)
 
 static void expect_good(int which, const char *text)
 {
+    pay_msg m;
     kassa_err err;
-    if (decode_any(which, text, strlen(text), &err) != KASSA_OK)
+    if (decode_any(which, text, strlen(text), &m, &err) != KASSA_OK)
         fail_msg("refused: %s (%s)", text, err.msg);
 }
 
@@ -902,43 +929,39 @@ static void seed(const char *dir, const char *sub, const char *name, const void 
     }
 }
 
+/* msg, of kind which, encoded: the seed sub/name. */
+static void seed_msg(const char *dir, const char *sub, const char *name, int which, const void *msg)
+{
+    kbuf b;
+    kbuf_init(&b);
+    kassa_err err;
+    assert_int_equal(encode_any(which, msg, &b, &err), KASSA_OK);
+    seed(dir, sub, name, b.data, b.len);
+    kbuf_free(&b);
+}
+
 /* Valid messages (from the encoders) and near misses. */
 static void test_corpus_seeds(void **state)
 {
     (void)state;
     const char *dir = getenv("PAY_SEED_DIR");
-    kbuf b;
-    kbuf_init(&b);
-    kassa_err err;
 
     pay_read_req q = a_read_req();
-    assert_int_equal(pay_read_req_encode(&q, &b, &err), KASSA_OK);
-    seed(dir, "fuzz_pay_reader", "read_req", b.data, b.len);
-    kbuf_reset(&b);
+    seed_msg(dir, "fuzz_pay_reader", "read_req", D_REQ, &q);
     pay_read_reply r = a_card_reply();
     r.card.blob_len = 80;
-    assert_int_equal(pay_read_reply_encode(&r, &b, &err), KASSA_OK);
-    seed(dir, "fuzz_pay_reader", "card_reply", b.data, b.len);
-    kbuf_reset(&b);
-    memset(&r, 0, sizeof r);
-    snprintf(r.payment_id, sizeof r.payment_id, "p-9");
-    snprintf(r.reason, sizeof r.reason, "unreadable");
-    snprintf(r.message, sizeof r.message, "card number failed its check digit");
-    assert_int_equal(pay_read_reply_encode(&r, &b, &err), KASSA_OK);
-    seed(dir, "fuzz_pay_reader", "error_reply", b.data, b.len);
+    seed_msg(dir, "fuzz_pay_reader", "card_reply", D_REPLY, &r);
+    r = (pay_read_reply){.payment_id = "p-9",
+                         .reason = "unreadable",
+                         .message = "card number failed its check digit"};
+    seed_msg(dir, "fuzz_pay_reader", "error_reply", D_REPLY, &r);
 
     pay_auth_req a = an_auth_req();
-    kbuf_reset(&b);
-    assert_int_equal(pay_auth_req_encode(&a, &b, &err), KASSA_OK);
-    seed(dir, "fuzz_pay_proc", "auth_online", b.data, b.len);
+    seed_msg(dir, "fuzz_pay_proc", "auth_online", D_AUTH, &a);
     a.mode = PAY_MODE_OFFLINE;
     a.stored_at_ms = INT64_C(1795000000000);
     a.capture = false;
-    kbuf_reset(&b);
-    assert_int_equal(pay_auth_req_encode(&a, &b, &err), KASSA_OK);
-    seed(dir, "fuzz_pay_proc", "auth_offline", b.data, b.len);
-    kbuf_reset(&b);
-    kbuf_free(&b);
+    seed_msg(dir, "fuzz_pay_proc", "auth_offline", D_AUTH, &a);
 
     static const struct {
         const char *sub, *name, *text;
