@@ -5,6 +5,7 @@
 #include "kassad/clock.h"
 #include "raft/raft.h"
 #include "raftstore/raftstore.h"
+#include "storerec/storerec.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -60,14 +61,33 @@ static void send_msgs(kd_app *app, kd_coord *c, const raft_ready *rd)
     }
 }
 
-static void apply(kd_coord *c, const raft_ready *rd)
+/* A committed store record (storerec) applied to this member's state.
+ * Records only raise what they set, so applying one again (after a
+ * restart, committed entries come out again) changes nothing. A record
+ * this kassa cannot read is logged and skipped: it changes nothing here. */
+static void apply_record(kd_app *app, const raft_entry *e)
+{
+    storerec rec;
+    kassa_err err;
+    int rc = storerec_decode(e->data, e->len, &rec, &err);
+    if (rc == KASSA_OK && rec.type == STOREREC_CLOUD_ACK)
+        rc = term_cloud_ack_merge(app->t, &rec.vv, &err);
+    else if (rc == KASSA_OK && rec.type == STOREREC_CLOUD_CURSOR)
+        rc = term_cloud_cursor_merge(app->t, rec.cursor, &err);
+    jlog(rc == KASSA_OK ? JLOG_INFO : JLOG_ERROR, "raft", "record_applied", "{s:I,s:I,s:s,s:s}",
+         "index", (json_int_t)e->index, "term", (json_int_t)e->term, "type",
+         rc == KASSA_OK ? storerec_type_name(rec.type) : "?", "error",
+         rc == KASSA_OK ? "" : err.msg);
+    storerec_free(&rec);
+}
+
+static void apply(kd_app *app, kd_coord *c, const raft_ready *rd)
 {
     for (size_t i = 0; i < rd->n_committed; i++) {
         const raft_entry *e = &rd->committed[i];
         if (e->type == RAFT_ENTRY_NORMAL) {
             c->records_applied++;
-            jlog(JLOG_INFO, "raft", "record_applied", "{s:I,s:I,s:I}", "index",
-                 (json_int_t)e->index, "term", (json_int_t)e->term, "bytes", (json_int_t)e->len);
+            apply_record(app, e);
         } else if (e->type == RAFT_ENTRY_CONF_ADD || e->type == RAFT_ENTRY_CONF_REMOVE) {
             char node[RAFT_ID_SIZE];
             raft_conf conf;
@@ -118,7 +138,7 @@ static void drain(kd_app *app)
         }
         c->stuck = false;
         send_msgs(app, c, &c->rd);
-        apply(c, &c->rd);
+        apply(app, c, &c->rd);
         log_soft(c, &c->rd.soft);
         if (raft_advance(c->r, &c->rd, &err) != KASSA_OK) {
             jlog(JLOG_ERROR, "raft", "advance_failed", "{s:s}", "error", err.msg);
@@ -146,6 +166,27 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         jlog(JLOG_INFO, "raft", "preference_transfer", "{s:s,s:I,s:s}", "to", st.transferee, "term",
              (json_int_t)st.term, "preferred", st.preferred);
     }
+}
+
+int kd_coord_propose(kd_app *app, const kbuf *rec, kassa_err *err)
+{
+    kd_coord *c = app->coord;
+    if (!c)
+        return kassa_fail(err, KASSA_ECONFLICT, "no store coordination (peer links are off)");
+    int rc = raft_propose(c->r, rec->data, rec->len, NULL, err);
+    if (rc == KASSA_OK)
+        drain(app);
+    return rc;
+}
+
+bool kd_coord_leads(kd_app *app)
+{
+    kd_coord *c = app->coord;
+    if (!c)
+        return false;
+    raft_status st;
+    raft_status_get(c->r, &st);
+    return st.role == RAFT_LEADER && st.quorum_active;
 }
 
 void kd_coord_on_raft(kd_app *app, const char *from, const uint8_t *payload, size_t len)

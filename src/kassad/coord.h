@@ -27,6 +27,14 @@ void kd_coord_on_raft(kd_app *app, const char *from, const uint8_t *payload, siz
 json_t *kd_coord_status(kd_app *app);
 /* The leader as {node, term}, or JSON null when none is known. */
 json_t *kd_coord_leader(kd_app *app);
+/* Proposes a store record (src/storerec) to the group: KASSA_ECONFLICT
+ * when this terminal does not lead (or coordination is off), KASSA_EBUSY
+ * or KASSA_EFULL when the core cannot take one now. Committed records are
+ * applied on every member (term_cloud_*). */
+int kd_coord_propose(kd_app *app, const kbuf *rec, kassa_err *err);
+/* This terminal leads the group with a quorum: store-level coordination
+ * (the cloud upload) is its job. */
+bool kd_coord_leads(kd_app *app);
 void kd_coord_free(kd_app *app);
 
 #endif

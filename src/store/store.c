@@ -116,6 +116,12 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
      * totals come from this index alone, never from the rows (each holds
      * a sealed blob). */
     "CREATE INDEX pay_local_saf ON pay_local(state, token, amount, stored_ms);",
+
+    /* 7: the cloud (docs/CLOUD.md): what the cloud acknowledged, per origin,
+     * and the downlink cursor applied, both as committed by the store's
+     * Raft group (storerec records); every member keeps the same. */
+    "CREATE TABLE cloud_acked(origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE cloud_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)

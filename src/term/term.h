@@ -537,6 +537,20 @@ int term_pay_review_each(term *t, bool with_resolved, term_card_payment_cb cb, v
  * note: a replicated outcome operation. */
 int term_pay_resolve(term *t, const char *id, const char *note, kassa_err *err);
 
+/* ---- the cloud (term/cloud.c, docs/CLOUD.md) ----
+ * What the store's Raft group committed about the cloud. Both only grow:
+ * merging an older record changes nothing, so applying committed records
+ * again after a restart is harmless. */
+
+/* Raises each origin's acknowledged seq to vv's (never lowers it). */
+int term_cloud_ack_merge(term *t, const oplog_vv *vv, kassa_err *err);
+/* The acknowledged version vector (out initialised by the caller). */
+int term_cloud_acked(term *t, oplog_vv *out, kassa_err *err);
+/* Operations this terminal holds that the cloud has not acknowledged. */
+int term_cloud_pending(term *t, uint64_t *ops, kassa_err *err);
+int term_cloud_cursor_merge(term *t, uint64_t cursor, kassa_err *err);
+int term_cloud_cursor(term *t, uint64_t *cursor, kassa_err *err);
+
 /* ---- checks ---- */
 
 /* A digest of every projection's value, independent of the order in which
