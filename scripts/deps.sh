@@ -23,6 +23,7 @@ PACKAGES=(
   wrk
   curl
   etcd-server etcd-client
+  postgresql-15 postgresql-client-15 libpq-dev
 )
 
 missing=()

@@ -77,6 +77,12 @@ static const setting SETTINGS[] = {
     INT("payments", offline_max_age_s, 1, 90 * 86400),
     INT("payments", forward_retry_min_ms, 10, 600000),
     INT("payments", forward_retry_max_ms, 10, 3600000),
+    {"cloud", "url", SET_STR, offsetof(kd_config, cloud), sizeof(((kd_config *)0)->cloud), 0, 0},
+    {"cloud", "timeout_ms", SET_INT, offsetof(kd_config, cloud_timeout_ms), 0, 100, 600000},
+    {"cloud", "upload_interval_s", SET_INT, offsetof(kd_config, cloud_upload_interval_s), 0, 1,
+     86400},
+    {"cloud", "probe_min_ms", SET_INT, offsetof(kd_config, cloud_probe_min_ms), 0, 10, 600000},
+    {"cloud", "probe_max_ms", SET_INT, offsetof(kd_config, cloud_probe_max_ms), 0, 10, 3600000},
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -117,6 +123,10 @@ void kd_config_defaults(kd_config *c)
     c->offline_max_age_s = 3 * 86400;
     c->forward_retry_min_ms = 1000;
     c->forward_retry_max_ms = 60000;
+    c->cloud_timeout_ms = 30000;
+    c->cloud_upload_interval_s = 900;
+    c->cloud_probe_min_ms = 1000;
+    c->cloud_probe_max_ms = 60000;
     c->log_level = JLOG_INFO;
 }
 
@@ -276,6 +286,14 @@ int kd_config_finish(kd_config *c, kassa_err *err)
         (kd_split_addr(c->processor, c->processor_host, &c->processor_port, &why) != KASSA_OK ||
          c->processor_port == 0))
         return kassa_fail(err, KASSA_EINVAL, "[payments] processor: expected HOST:PORT");
+    if (c->cloud[0] && (kd_split_addr(c->cloud, c->cloud_host, &c->cloud_port, &why) != KASSA_OK ||
+                        c->cloud_port == 0))
+        return kassa_fail(err, KASSA_EINVAL, "[cloud] url: expected HOST:PORT");
+    if (c->cloud[0] && !c->peer_cert_dir[0])
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[cloud] needs the terminal's certificate: set [peer] cert_dir");
+    if (c->cloud_probe_max_ms < c->cloud_probe_min_ms)
+        return kassa_fail(err, KASSA_EINVAL, "[cloud] probe_max_ms must be at least probe_min_ms");
     if (c->forward_retry_max_ms < c->forward_retry_min_ms)
         return kassa_fail(err, KASSA_EINVAL,
                           "[payments] forward_retry_max_ms must be at least forward_retry_min_ms");

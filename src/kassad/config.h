@@ -76,6 +76,15 @@ typedef struct kd_config {
     int64_t offline_max_age_s;         /* a stored payment older expires */
     int64_t forward_retry_min_ms;
     int64_t forward_retry_max_ms;
+    /* [cloud]: the store's uploads and downlink (docs/CLOUD.md); off while
+     * url is empty. The device certificate is [peer] cert_dir's. */
+    char cloud[KD_ADDR_MAX_BYTES]; /* HOST:PORT of kassa-cloud */
+    char cloud_host[KD_HOST_MAX_BYTES];
+    uint16_t cloud_port;
+    int64_t cloud_timeout_ms;
+    int64_t cloud_upload_interval_s;
+    int64_t cloud_probe_min_ms;
+    int64_t cloud_probe_max_ms;
     /* [log] */
     jlog_level log_level;
 } kd_config;

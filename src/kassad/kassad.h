@@ -57,8 +57,9 @@ typedef struct kd_app {
     term_return_req *ret;     /* a return being built */
     kbuf text;                /* receipts, metrics */
 
-    struct kd_batch *batch; /* checkouts waiting for their group commit */
-    struct kd_pay *pay;     /* the card path (pay.h) */
+    struct kd_batch *batch;   /* checkouts waiting for their group commit */
+    struct kd_pay *pay;       /* the card path (pay.h) */
+    struct kd_uplink *uplink; /* uploads to the cloud (uplink.h); NULL: off */
 
     /* Links to the store's other terminals (NULL when [peer] is off). */
     pki_identity id;

@@ -15,6 +15,7 @@
 #include "kassad/housekeeping.h"
 #include "kassad/kassad.h"
 #include "kassad/pay.h"
+#include "kassad/uplink.h"
 #include "kassad/peers.h"
 #include "kassad/server.h"
 
@@ -187,11 +188,14 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
         return rc;
     if ((rc = kd_peers_start(app, err)) != KASSA_OK || (rc = kd_pay_start(app, err)) != KASSA_OK)
         return rc;
-    return kd_coord_start(app, err);
+    if ((rc = kd_coord_start(app, err)) != KASSA_OK)
+        return rc;
+    return kd_uplink_start(app, err);
 }
 
 static void app_close(kd_app *app)
 {
+    kd_uplink_free(app);
     kd_coord_free(app);
     kd_peers_free(app);
     kd_pay_free(app);

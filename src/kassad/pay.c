@@ -787,7 +787,7 @@ static void on_fwd_answer(kd_pay *p, void *ctx, int status, const char *body, si
         return;
     }
     set_state(p, PROC_ONLINE);
-    p->retry_ms = 0; /* answering again: no backoff for what comes next */
+    p->retry_ms = 0;              /* answering again: no backoff for what comes next */
     bool refused = status != 200; /* a 4xx: the processor will not do it */
     switch (row->state) {
     case TERM_PAY_STORED:

@@ -1,0 +1,436 @@
+/* uplink.c: uploads to the cloud from the store's leader (uplink.h). */
+#include "kassad/uplink.h"
+
+#include "jlog/jlog.h"
+#include "kassad/clock.h"
+#include "kassad/coord.h"
+#include "storerec/storerec.h"
+#include "wire/wire.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The largest answer read from the cloud (a version vector). */
+#define UPLINK_ANSWER_MAX_BYTES (1u << 20)
+/* How often a leader that is not uploading checks whether it should. */
+#define UPLINK_CHECK_MS 1000
+
+typedef enum { CLOUD_UNKNOWN = 0, CLOUD_ONLINE, CLOUD_OFFLINE } cloud_state;
+
+typedef struct kd_uplink {
+    kd_app *app;
+    SSL_CTX *ssl;
+    pki_identity own_id; /* when the peer links do not hold one */
+    const pki_identity *id;
+    struct event *timer;
+    bool busy; /* a request is out */
+    cloud_state state;
+    bool known;               /* cloud_vv came from the cloud since we lead */
+    oplog_vv cloud_vv;        /* what the cloud holds, as last answered */
+    int64_t next_pass_ms;     /* monotonic: the next periodic pass */
+    int64_t probe_ms;         /* current probe backoff; 0 when online */
+    int64_t last_upload_ms;   /* wall: last pass that left nothing pending */
+    int64_t offline_since_ms; /* wall; 0 when online */
+    uint64_t ops_uploaded;
+    oplog_op *ops; /* WIRE_BATCH_MAX_OPS */
+    kbuf payloads, frame, rec;
+    char path[160];
+} kd_uplink;
+
+static struct timeval tv_ms(int64_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+static void schedule(kd_uplink *u, int64_t delay_ms)
+{
+    struct timeval tv = tv_ms(delay_ms);
+    evtimer_add(u->timer, &tv);
+}
+
+/* ---- TLS: our device certificate; the cloud's must be the CA's, store
+ * CLOUD (docs/CLOUD.md) ---- */
+
+static int verify_cloud(X509_STORE_CTX *xs, void *arg)
+{
+    kd_uplink *u = arg;
+    X509 *cert = X509_STORE_CTX_get0_cert(xs);
+    kassa_err err;
+    pki_reject why;
+    if (!cert || pki_verify_peer(u->id, cert, X509_STORE_CTX_get0_untrusted(xs), "CLOUD", NULL,
+                                 NULL, NULL, &why, &err) != KASSA_OK) {
+        jlog(JLOG_WARN, "cloud", "cloud_refused", "{s:s,s:s}", "why",
+             cert ? pki_reject_name(why) : "no certificate", "error", cert ? err.msg : "");
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    return 1;
+}
+
+static int tls_new(kd_uplink *u, kassa_err *err)
+{
+    u->ssl = SSL_CTX_new(TLS_client_method());
+    if (!u->ssl || SSL_CTX_set_min_proto_version(u->ssl, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_use_certificate(u->ssl, u->id->cert) != 1 ||
+        SSL_CTX_use_PrivateKey(u->ssl, u->id->key) != 1 || SSL_CTX_check_private_key(u->ssl) != 1)
+        return kassa_fail(err, KASSA_EIO, "cannot set up TLS for the cloud");
+    SSL_CTX_set_verify(u->ssl, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_cert_verify_callback(u->ssl, verify_cloud, u);
+    return KASSA_OK;
+}
+
+/* ---- requests: one connection each (freed when it completes) ---- */
+
+typedef void (*answer_fn)(kd_uplink *u, int status, const char *body, size_t len);
+
+typedef struct call {
+    kd_uplink *u;
+    answer_fn fn;
+} call;
+
+static call g_call; /* one request at a time (u->busy) */
+
+static void on_answer(struct evhttp_request *req, void *arg)
+{
+    call *c = arg;
+    kd_uplink *u = c->u;
+    u->busy = false;
+    int status = req ? evhttp_request_get_response_code(req) : 0;
+    struct evbuffer *in = req ? evhttp_request_get_input_buffer(req) : NULL;
+    size_t len = in ? evbuffer_get_length(in) : 0;
+    char *body = NULL;
+    if (len > UPLINK_ANSWER_MAX_BYTES) {
+        status = status == 200 ? 299 : status;
+        len = 0;
+    } else if (len > 0 && (body = malloc(len + 1)) != NULL) {
+        evbuffer_copyout(in, body, len);
+        body[len] = '\0';
+    }
+    c->fn(u, status, body ? body : "", body ? len : 0);
+    free(body);
+}
+
+static bool send_request(kd_uplink *u, enum evhttp_cmd_type method, const char *path,
+                         const kbuf *body, answer_fn fn)
+{
+    kd_app *app = u->app;
+    const kd_config *cfg = &app->cfg;
+    SSL *ssl = SSL_new(u->ssl);
+    struct bufferevent *bev =
+        ssl ? bufferevent_openssl_socket_new(app->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+            : NULL;
+    if (!bev) {
+        if (ssl)
+            SSL_free(ssl);
+        return false;
+    }
+    struct evhttp_connection *conn = evhttp_connection_base_bufferevent_new(
+        app->base, NULL, bev, cfg->cloud_host, cfg->cloud_port);
+    if (!conn) {
+        bufferevent_free(bev);
+        return false;
+    }
+    struct timeval tv = tv_ms(cfg->cloud_timeout_ms);
+    evhttp_connection_set_timeout_tv(conn, &tv);
+    evhttp_connection_set_retries(conn, 0);
+    g_call = (call){.u = u, .fn = fn};
+    struct evhttp_request *req = evhttp_request_new(on_answer, &g_call);
+    if (!req) {
+        evhttp_connection_free(conn);
+        return false;
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", cfg->cloud_host);
+    if (body) {
+        evhttp_add_header(h, "Content-Type", "application/octet-stream");
+        evbuffer_add(evhttp_request_get_output_buffer(req), body->data, body->len);
+    }
+    if (evhttp_make_request(conn, req, method, path) != 0) {
+        evhttp_connection_free(conn);
+        return false;
+    }
+    evhttp_connection_free_on_completion(conn);
+    u->busy = true;
+    return true;
+}
+
+/* ---- state ---- */
+
+static void went_offline(kd_uplink *u, int status, const char *what)
+{
+    const kd_config *cfg = &u->app->cfg;
+    if (u->state != CLOUD_OFFLINE) {
+        jlog(JLOG_WARN, "cloud", "offline", "{s:s,s:i}", "during", what, "status", status);
+        u->offline_since_ms = kd_wall_ms();
+    }
+    u->state = CLOUD_OFFLINE;
+    u->known = false;
+    u->probe_ms = u->probe_ms ? u->probe_ms * 2 : cfg->cloud_probe_min_ms;
+    if (u->probe_ms > cfg->cloud_probe_max_ms)
+        u->probe_ms = cfg->cloud_probe_max_ms;
+    schedule(u, u->probe_ms - (int64_t)randombytes_uniform((uint32_t)(u->probe_ms / 4 + 1)));
+}
+
+static void came_online(kd_uplink *u)
+{
+    if (u->state != CLOUD_ONLINE)
+        jlog(JLOG_INFO, "cloud", "online", "{s:I}", "offline_ms",
+             (json_int_t)(u->offline_since_ms ? kd_wall_ms() - u->offline_since_ms : 0));
+    u->state = CLOUD_ONLINE;
+    u->offline_since_ms = 0;
+    u->probe_ms = 0;
+}
+
+/* Reads {"vv": {origin: seq}} into cloud_vv (replacing it). */
+static bool read_vv(kd_uplink *u, const char *body, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    json_t *vv = root ? json_object_get(root, "vv") : NULL;
+    if (!json_is_object(vv)) {
+        json_decref(root);
+        return false;
+    }
+    oplog_vv next;
+    oplog_vv_init(&next);
+    const char *origin;
+    json_t *seq;
+    bool ok = true;
+    json_object_foreach(vv, origin, seq)
+    {
+        ok = ok && json_is_integer(seq) && json_integer_value(seq) > 0 &&
+             kassa_valid_id(origin, KASSA_ID_MAX) &&
+             oplog_vv_set(&next, origin, (uint64_t)json_integer_value(seq), NULL) == KASSA_OK;
+    }
+    json_decref(root);
+    if (!ok) {
+        oplog_vv_free(&next);
+        return false;
+    }
+    oplog_vv_free(&u->cloud_vv);
+    u->cloud_vv = next;
+    u->known = true;
+    return true;
+}
+
+/* The cloud's vector, committed for the store: through Raft when the
+ * group runs, else (a lone terminal) straight into this database. */
+static void commit_ack(kd_uplink *u)
+{
+    kd_app *app = u->app;
+    kassa_err err;
+    int rc;
+    if (app->coord) {
+        kbuf_reset(&u->rec);
+        rc = storerec_encode_cloud_ack(&u->rec, &u->cloud_vv, &err);
+        if (rc == KASSA_OK)
+            rc = kd_coord_propose(app, &u->rec, &err);
+    } else {
+        rc = term_cloud_ack_merge(app->t, &u->cloud_vv, &err);
+    }
+    /* Not fatal: the next answer is proposed again, and a new leader asks
+     * the cloud anyway. */
+    if (rc != KASSA_OK)
+        jlog(JLOG_WARN, "cloud", "ack_not_committed", "{s:s}", "error", err.msg);
+}
+
+static bool may_upload(kd_uplink *u)
+{
+    kd_app *app = u->app;
+    return app->coord ? kd_coord_leads(app) : true;
+}
+
+/* ---- the pass ---- */
+
+static void pass(kd_uplink *u);
+
+static void on_vv(kd_uplink *u, int status, const char *body, size_t len)
+{
+    if (status != 200 || !read_vv(u, body, len)) {
+        went_offline(u, status, "probe");
+        return;
+    }
+    came_online(u);
+    pass(u);
+}
+
+static void on_upload(kd_uplink *u, int status, const char *body, size_t len)
+{
+    if (status == 0 || status >= 500 || (status == 200 && !read_vv(u, body, len))) {
+        went_offline(u, status, "upload");
+        return;
+    }
+    came_online(u);
+    if (status != 200) {
+        /* Refused (a gap or a fork against what the cloud holds, or our
+         * certificate): ask what it holds and go on from there. */
+        jlog(JLOG_ERROR, "cloud", "upload_refused", "{s:i,s:s}", "status", status, "reason",
+             len ? body : "");
+        u->known = false;
+        schedule(u, u->app->cfg.cloud_probe_max_ms);
+        return;
+    }
+    commit_ack(u);
+    pass(u);
+}
+
+/* Sends the next batch (the first origin the cloud lacks something of),
+ * or ends the pass when nothing is pending. */
+static void pass(kd_uplink *u)
+{
+    kd_app *app = u->app;
+    kassa_err err;
+    if (u->busy || !may_upload(u))
+        return;
+    if (!u->known) {
+        snprintf(u->path, sizeof u->path, "/v1/stores/%s/vv", app->t->store_id);
+        if (!send_request(u, EVHTTP_REQ_GET, u->path, NULL, on_vv))
+            went_offline(u, 0, "probe");
+        return;
+    }
+    oplog_vv held;
+    oplog_vv_init(&held);
+    if (term_vv(app->t, &held, &err) != KASSA_OK) {
+        jlog(JLOG_ERROR, "cloud", "read_failed", "{s:s}", "error", err.msg);
+        oplog_vv_free(&held);
+        schedule(u, UPLINK_CHECK_MS);
+        return;
+    }
+    for (size_t i = 0; i < held.n; i++) {
+        uint64_t from = oplog_vv_get(&u->cloud_vv, held.e[i].origin);
+        if (held.e[i].seq <= from)
+            continue;
+        size_t n = 0;
+        int rc = term_ops_read(app->t, held.e[i].origin, from, WIRE_BATCH_MAX_OPS,
+                               WIRE_BATCH_MAX_DECOMPRESSED / 2, u->ops, &u->payloads, &n, &err);
+        if (rc == KASSA_OK && n > 0) {
+            kbuf_reset(&u->frame);
+            rc = wire_encode_ops_fit(&u->frame, u->ops, &n, &err);
+        }
+        if (rc != KASSA_OK || n == 0) {
+            jlog(JLOG_ERROR, "cloud", "batch_failed", "{s:s,s:s}", "origin", held.e[i].origin,
+                 "error", rc == KASSA_OK ? "nothing read" : err.msg);
+            break;
+        }
+        u->ops_uploaded += n;
+        snprintf(u->path, sizeof u->path, "/v1/stores/%s/ops", app->t->store_id);
+        oplog_vv_free(&held);
+        if (!send_request(u, EVHTTP_REQ_POST, u->path, &u->frame, on_upload))
+            went_offline(u, 0, "upload");
+        return;
+    }
+    oplog_vv_free(&held);
+    /* Nothing pending: done until the next interval. */
+    u->last_upload_ms = kd_wall_ms();
+    u->next_pass_ms = kd_mono_ms() + app->cfg.cloud_upload_interval_s * 1000;
+    schedule(u, UPLINK_CHECK_MS);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    kd_uplink *u = arg;
+    if (u->busy)
+        return;
+    if (!may_upload(u)) {
+        u->known = false; /* a new term: ask the cloud again when leading */
+        schedule(u, UPLINK_CHECK_MS);
+        return;
+    }
+    /* Offline: every timer is a probe. Online: a pass when one is due, or
+     * when this terminal just became the leader (known is false). */
+    if (u->state == CLOUD_OFFLINE || !u->known || kd_mono_ms() >= u->next_pass_ms)
+        pass(u);
+    else
+        schedule(u, UPLINK_CHECK_MS);
+}
+
+void kd_uplink_kick(kd_app *app)
+{
+    kd_uplink *u = app->uplink;
+    if (u && !u->busy) {
+        u->next_pass_ms = 0;
+        schedule(u, 0);
+    }
+}
+
+json_t *kd_uplink_status_json(kd_app *app)
+{
+    kd_uplink *u = app->uplink;
+    if (!u)
+        return json_pack("{s:s}", "state", "not_configured");
+    uint64_t pending = 0;
+    kassa_err err;
+    if (term_cloud_pending(app->t, &pending, &err) != KASSA_OK)
+        return NULL;
+    const char *state = u->state == CLOUD_ONLINE    ? "online"
+                        : u->state == CLOUD_OFFLINE ? "offline"
+                                                    : "unknown";
+    return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I}", "state", state, "uploader", may_upload(u),
+                     "pending_upload_ops", (json_int_t)pending, "last_upload_ms",
+                     (json_int_t)u->last_upload_ms, "offline_since_ms",
+                     (json_int_t)u->offline_since_ms, "ops_uploaded", (json_int_t)u->ops_uploaded);
+}
+
+int kd_uplink_start(kd_app *app, kassa_err *err)
+{
+    const kd_config *cfg = &app->cfg;
+    if (!cfg->cloud[0])
+        return KASSA_OK;
+    kd_uplink *u = calloc(1, sizeof *u);
+    if (!u)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    app->uplink = u;
+    u->app = app;
+    oplog_vv_init(&u->cloud_vv);
+    kbuf_init(&u->payloads);
+    kbuf_init(&u->frame);
+    kbuf_init(&u->rec);
+    u->ops = calloc(WIRE_BATCH_MAX_OPS, sizeof *u->ops);
+    u->timer = evtimer_new(app->base, on_timer, u);
+    if (!u->ops || !u->timer)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    int rc;
+    if (app->have_id) {
+        u->id = &app->id;
+    } else {
+        if ((rc = pki_identity_load(cfg->peer_cert_dir, &u->own_id, err)) != KASSA_OK)
+            return rc;
+        u->id = &u->own_id;
+    }
+    if ((rc = tls_new(u, err)) != KASSA_OK)
+        return rc;
+    jlog(JLOG_INFO, "cloud", "uplink", "{s:s,s:I}", "cloud", cfg->cloud, "upload_interval_s",
+         (json_int_t)cfg->cloud_upload_interval_s);
+    schedule(u, 0);
+    return KASSA_OK;
+}
+
+void kd_uplink_free(kd_app *app)
+{
+    kd_uplink *u = app->uplink;
+    if (!u)
+        return;
+    if (u->timer)
+        event_free(u->timer);
+    if (u->ssl)
+        SSL_CTX_free(u->ssl);
+    if (u->id == &u->own_id)
+        pki_identity_free(&u->own_id);
+    oplog_vv_free(&u->cloud_vv);
+    kbuf_free(&u->payloads);
+    kbuf_free(&u->frame);
+    kbuf_free(&u->rec);
+    free(u->ops);
+    free(u);
+    app->uplink = NULL;
+}
