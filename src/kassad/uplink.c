@@ -25,13 +25,24 @@
 
 typedef enum { CLOUD_UNKNOWN = 0, CLOUD_ONLINE, CLOUD_OFFLINE } cloud_state;
 
+struct kd_uplink;
+typedef void (*answer_fn)(struct kd_uplink *u, int status, const char *body, size_t len);
+
+/* One of the two request channels (uploads, the downlink's long poll):
+ * at most one request each. */
+typedef struct channel {
+    struct kd_uplink *u;
+    answer_fn fn;
+    bool busy;
+} channel;
+
 typedef struct kd_uplink {
     kd_app *app;
     SSL_CTX *ssl;
     pki_identity own_id; /* when the peer links do not hold one */
     const pki_identity *id;
     struct event *timer;
-    bool busy; /* a request is out */
+    channel up, down;
     cloud_state state;
     bool known;               /* cloud_vv came from the cloud since we lead */
     oplog_vv cloud_vv;        /* what the cloud holds, as last answered */
@@ -43,6 +54,12 @@ typedef struct kd_uplink {
     oplog_op *ops; /* WIRE_BATCH_MAX_OPS */
     kbuf payloads, frame, rec;
     char path[160];
+    /* downlink */
+    struct event *down_timer;
+    int64_t down_retry_ms;
+    uint64_t cursor; /* applied here (committed: term_cloud_cursor) */
+    uint64_t changes_applied;
+    char down_path[200];
 } kd_uplink;
 
 static struct timeval tv_ms(int64_t ms)
@@ -89,20 +106,11 @@ static int tls_new(kd_uplink *u, kassa_err *err)
 
 /* ---- requests: one connection each (freed when it completes) ---- */
 
-typedef void (*answer_fn)(kd_uplink *u, int status, const char *body, size_t len);
-
-typedef struct call {
-    kd_uplink *u;
-    answer_fn fn;
-} call;
-
-static call g_call; /* one request at a time (u->busy) */
-
 static void on_answer(struct evhttp_request *req, void *arg)
 {
-    call *c = arg;
+    channel *c = arg;
     kd_uplink *u = c->u;
-    u->busy = false;
+    c->busy = false;
     int status = req ? evhttp_request_get_response_code(req) : 0;
     struct evbuffer *in = req ? evhttp_request_get_input_buffer(req) : NULL;
     size_t len = in ? evbuffer_get_length(in) : 0;
@@ -118,8 +126,8 @@ static void on_answer(struct evhttp_request *req, void *arg)
     free(body);
 }
 
-static bool send_request(kd_uplink *u, enum evhttp_cmd_type method, const char *path,
-                         const kbuf *body, answer_fn fn)
+static bool send_request(kd_uplink *u, channel *ch, enum evhttp_cmd_type method, const char *path,
+                         const kbuf *body, int64_t timeout_ms, answer_fn fn)
 {
     kd_app *app = u->app;
     const kd_config *cfg = &app->cfg;
@@ -139,11 +147,11 @@ static bool send_request(kd_uplink *u, enum evhttp_cmd_type method, const char *
         bufferevent_free(bev);
         return false;
     }
-    struct timeval tv = tv_ms(cfg->cloud_timeout_ms);
+    struct timeval tv = tv_ms(timeout_ms);
     evhttp_connection_set_timeout_tv(conn, &tv);
     evhttp_connection_set_retries(conn, 0);
-    g_call = (call){.u = u, .fn = fn};
-    struct evhttp_request *req = evhttp_request_new(on_answer, &g_call);
+    *ch = (channel){.u = u, .fn = fn};
+    struct evhttp_request *req = evhttp_request_new(on_answer, ch);
     if (!req) {
         evhttp_connection_free(conn);
         return false;
@@ -159,7 +167,7 @@ static bool send_request(kd_uplink *u, enum evhttp_cmd_type method, const char *
         return false;
     }
     evhttp_connection_free_on_completion(conn);
-    u->busy = true;
+    ch->busy = true;
     return true;
 }
 
@@ -289,11 +297,12 @@ static void pass(kd_uplink *u)
 {
     kd_app *app = u->app;
     kassa_err err;
-    if (u->busy || !may_upload(u))
+    if (u->up.busy || !may_upload(u))
         return;
     if (!u->known) {
         snprintf(u->path, sizeof u->path, "/v1/stores/%s/vv", app->t->store_id);
-        if (!send_request(u, EVHTTP_REQ_GET, u->path, NULL, on_vv))
+        if (!send_request(u, &u->up, EVHTTP_REQ_GET, u->path, NULL, app->cfg.cloud_timeout_ms,
+                          on_vv))
             went_offline(u, 0, "probe");
         return;
     }
@@ -324,7 +333,8 @@ static void pass(kd_uplink *u)
         u->ops_uploaded += n;
         snprintf(u->path, sizeof u->path, "/v1/stores/%s/ops", app->t->store_id);
         oplog_vv_free(&held);
-        if (!send_request(u, EVHTTP_REQ_POST, u->path, &u->frame, on_upload))
+        if (!send_request(u, &u->up, EVHTTP_REQ_POST, u->path, &u->frame, app->cfg.cloud_timeout_ms,
+                          on_upload))
             went_offline(u, 0, "upload");
         return;
     }
@@ -339,7 +349,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     kd_uplink *u = arg;
-    if (u->busy)
+    if (u->up.busy)
         return;
     if (!may_upload(u)) {
         u->known = false; /* a new term: ask the cloud again when leading */
@@ -354,10 +364,166 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         schedule(u, UPLINK_CHECK_MS);
 }
 
+/* ---- the downlink: master data from head office ---- */
+
+#define DOWNLINK_WAIT_MS 25000
+
+static void down_schedule(kd_uplink *u, int64_t delay_ms)
+{
+    struct timeval tv = tv_ms(delay_ms);
+    evtimer_add(u->down_timer, &tv);
+}
+
+/* A setting named "<kind>.<key>" holding the change's body as compact
+ * JSON: promotions, rosters, revocations and model manifests reach every
+ * terminal this way. */
+static int change_setting(kd_uplink *u, const char *kind, const char *key, const json_t *body,
+                          kassa_err *err)
+{
+    char name[OPLOG_SETTING_KEY_MAX + 1];
+    if ((size_t)snprintf(name, sizeof name, "%s.%s", kind, key) >= sizeof name ||
+        !kassa_valid_id(name, OPLOG_SETTING_KEY_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "change %s/%s: not a valid setting name", kind, key);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    int rc = strlen(text) > OPLOG_SETTING_VALUE_MAX
+                 ? kassa_fail(err, KASSA_EINVAL, "change %s/%s: body too long", kind, key)
+                 : term_setting_set(u->app->t, name, text, err);
+    free(text);
+    return rc;
+}
+
+/* One change, as operations of this terminal (so the store gets it by
+ * replication). Catalog items and this store's prices are catalog fields;
+ * the rest are settings. */
+static int apply_change(kd_uplink *u, const json_t *ch, kassa_err *err)
+{
+    const char *kind = json_string_value(json_object_get(ch, "kind"));
+    const char *key = json_string_value(json_object_get(ch, "key"));
+    const json_t *body = json_object_get(ch, "body");
+    if (!kind || !key || !json_is_object(body))
+        return kassa_fail(err, KASSA_ECORRUPT, "change without kind, key or body");
+    bool catalog = strcmp(kind, "catalog") == 0, price = strcmp(kind, "price") == 0;
+    if (!catalog && !price)
+        return change_setting(u, kind, key, body, err);
+    oplog_catalog_set c;
+    memset(&c, 0, sizeof c);
+    if (!kassa_valid_id(key, KASSA_SKU_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "change %s: invalid SKU", kind);
+    snprintf(c.sku, sizeof c.sku, "%s", key);
+    const json_t *v;
+    if (catalog && json_is_string(v = json_object_get(body, "name"))) {
+        c.fields |= CATALOG_F_NAME;
+        snprintf(c.name, sizeof c.name, "%s", json_string_value(v));
+    }
+    if (catalog && json_is_string(v = json_object_get(body, "barcode"))) {
+        c.fields |= CATALOG_F_BARCODE;
+        snprintf(c.barcode, sizeof c.barcode, "%s", json_string_value(v));
+    }
+    if (catalog && json_is_string(v = json_object_get(body, "tax_class"))) {
+        c.fields |= CATALOG_F_TAX_CLASS;
+        snprintf(c.tax_class, sizeof c.tax_class, "%s", json_string_value(v));
+    }
+    if (json_is_integer(v = json_object_get(body, "price_minor"))) {
+        c.fields |= CATALOG_F_PRICE;
+        c.price = json_integer_value(v);
+    }
+    if (c.fields == 0)
+        return kassa_fail(err, KASSA_EINVAL, "change %s/%s: nothing to set", kind, key);
+    return term_catalog_set(u->app->t, &c, err);
+}
+
+static void commit_cursor(kd_uplink *u)
+{
+    kd_app *app = u->app;
+    kassa_err err;
+    int rc;
+    if (app->coord) {
+        kbuf_reset(&u->rec);
+        rc = storerec_encode_cloud_cursor(&u->rec, u->cursor, &err);
+        if (rc == KASSA_OK)
+            rc = kd_coord_propose(app, &u->rec, &err);
+    } else {
+        rc = term_cloud_cursor_merge(app->t, u->cursor, &err);
+    }
+    if (rc != KASSA_OK)
+        jlog(JLOG_WARN, "cloud", "cursor_not_committed", "{s:s}", "error", err.msg);
+}
+
+static void down_poll(kd_uplink *u);
+
+static void on_changes(kd_uplink *u, int status, const char *body, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = status == 200 ? json_loadb(body, len, 0, &jerr) : NULL;
+    json_t *changes = root ? json_object_get(root, "changes") : NULL;
+    if (!json_is_array(changes)) {
+        json_decref(root);
+        const kd_config *cfg = &u->app->cfg;
+        u->down_retry_ms = u->down_retry_ms ? u->down_retry_ms * 2 : cfg->cloud_probe_min_ms;
+        if (u->down_retry_ms > cfg->cloud_probe_max_ms)
+            u->down_retry_ms = cfg->cloud_probe_max_ms;
+        down_schedule(u, u->down_retry_ms);
+        return;
+    }
+    u->down_retry_ms = 0;
+    size_t i, applied = 0;
+    json_t *ch;
+    json_array_foreach(changes, i, ch)
+    {
+        json_int_t cursor = json_integer_value(json_object_get(ch, "cursor"));
+        kassa_err err;
+        if (cursor <= 0 || (uint64_t)cursor <= u->cursor)
+            continue;
+        if (apply_change(u, ch, &err) != KASSA_OK)
+            /* Skipped, logged: one bad change must not stop the rest. */
+            jlog(JLOG_ERROR, "cloud", "change_refused", "{s:I,s:s}", "cursor", cursor, "error",
+                 err.msg);
+        u->cursor = (uint64_t)cursor;
+        applied++;
+    }
+    json_decref(root);
+    if (applied) {
+        u->changes_applied += applied;
+        jlog(JLOG_INFO, "cloud", "changes_applied", "{s:I,s:I}", "changes", (json_int_t)applied,
+             "cursor", (json_int_t)u->cursor);
+        commit_cursor(u);
+    }
+    down_poll(u);
+}
+
+static void down_poll(kd_uplink *u)
+{
+    kd_app *app = u->app;
+    if (u->down.busy)
+        return;
+    if (!may_upload(u)) {
+        u->cursor = 0; /* read again from what the store committed when leading */
+        down_schedule(u, UPLINK_CHECK_MS);
+        return;
+    }
+    uint64_t committed = 0;
+    kassa_err err;
+    if (term_cloud_cursor(app->t, &committed, &err) == KASSA_OK && committed > u->cursor)
+        u->cursor = committed;
+    snprintf(u->down_path, sizeof u->down_path, "/v1/stores/%s/changes?after=%llu&wait_ms=%d",
+             app->t->store_id, (unsigned long long)u->cursor, DOWNLINK_WAIT_MS);
+    if (!send_request(u, &u->down, EVHTTP_REQ_GET, u->down_path, NULL,
+                      DOWNLINK_WAIT_MS + app->cfg.cloud_timeout_ms, on_changes))
+        down_schedule(u, app->cfg.cloud_probe_max_ms);
+}
+
+static void on_down_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    down_poll(arg);
+}
+
 void kd_uplink_kick(kd_app *app)
 {
     kd_uplink *u = app->uplink;
-    if (u && !u->busy) {
+    if (u && !u->up.busy) {
         u->next_pass_ms = 0;
         schedule(u, 0);
     }
@@ -375,10 +541,12 @@ json_t *kd_uplink_status_json(kd_app *app)
     const char *state = u->state == CLOUD_ONLINE    ? "online"
                         : u->state == CLOUD_OFFLINE ? "offline"
                                                     : "unknown";
-    return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I}", "state", state, "uploader", may_upload(u),
+    return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "state", state, "uploader", may_upload(u),
                      "pending_upload_ops", (json_int_t)pending, "last_upload_ms",
                      (json_int_t)u->last_upload_ms, "offline_since_ms",
-                     (json_int_t)u->offline_since_ms, "ops_uploaded", (json_int_t)u->ops_uploaded);
+                     (json_int_t)u->offline_since_ms, "ops_uploaded", (json_int_t)u->ops_uploaded,
+                     "downlink_cursor", (json_int_t)u->cursor, "changes_applied",
+                     (json_int_t)u->changes_applied);
 }
 
 int kd_uplink_start(kd_app *app, kassa_err *err)
@@ -397,7 +565,8 @@ int kd_uplink_start(kd_app *app, kassa_err *err)
     kbuf_init(&u->rec);
     u->ops = calloc(WIRE_BATCH_MAX_OPS, sizeof *u->ops);
     u->timer = evtimer_new(app->base, on_timer, u);
-    if (!u->ops || !u->timer)
+    u->down_timer = evtimer_new(app->base, on_down_timer, u);
+    if (!u->ops || !u->timer || !u->down_timer)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     int rc;
     if (app->have_id) {
@@ -412,6 +581,7 @@ int kd_uplink_start(kd_app *app, kassa_err *err)
     jlog(JLOG_INFO, "cloud", "uplink", "{s:s,s:I}", "cloud", cfg->cloud, "upload_interval_s",
          (json_int_t)cfg->cloud_upload_interval_s);
     schedule(u, 0);
+    down_schedule(u, 0);
     return KASSA_OK;
 }
 
@@ -422,6 +592,8 @@ void kd_uplink_free(kd_app *app)
         return;
     if (u->timer)
         event_free(u->timer);
+    if (u->down_timer)
+        event_free(u->down_timer);
     if (u->ssl)
         SSL_CTX_free(u->ssl);
     if (u->id == &u->own_id)
