@@ -52,6 +52,12 @@ bench: build
 bench-card: build
 	@build/bench/card
 
+# The cloud: ingest through kassa-cloud beside a raw COPY into PostgreSQL,
+# and the drain of a day's backlog (720,000 operations) after a reconnect.
+.PHONY: bench-cloud
+bench-cloud: build
+	@build/bench/cloud
+
 # Store replication: 5 terminals on loopback, beside Yjs (about a minute).
 bench-sync: build
 	@build/bench/sync

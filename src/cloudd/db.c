@@ -44,7 +44,12 @@ int cd_db_open(cd_db *db, const char *conninfo, kassa_err *err)
 {
     db->conninfo = conninfo;
     db->sqlstate[0] = '\0';
-    db->conn = PQconnectdb(conninfo);
+    /* A default connect timeout: the loop is single-threaded, and a
+     * database host that does not answer must not block it for minutes. A
+     * connect_timeout in --pg comes later in the list and wins. */
+    static const char *const KEYS[] = {"connect_timeout", "dbname", NULL};
+    const char *values[] = {"5", conninfo, NULL};
+    db->conn = PQconnectdbParams(KEYS, values, 1);
     if (!db->conn)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(db->conn) != CONNECTION_OK) {
