@@ -1,5 +1,6 @@
 /* h_catalog.c: item search, barcode lookup and stock. */
 #include "kassad/handlers.h"
+#include "kassad/uplink.h"
 #include "kassad/reply.h"
 
 #define CATALOG_LIMIT_MAX 200
@@ -49,6 +50,16 @@ void h_catalog_barcode(kd_req *r)
         kd_reply_kassa(r, &err);
     else
         kd_reply_json(r, 200, kd_json_item(&it));
+}
+
+void h_stock_chain(kd_req *r)
+{
+    const char *sku = kd_req_arg(r, "sku");
+    if (!sku || !kassa_valid_id(sku, KASSA_SKU_MAX)) {
+        kd_reply_error(r, 400, KD_E_BAD_REQUEST, "give the sku to look up (?sku=...)");
+        return;
+    }
+    kd_uplink_chain_stock(r, sku);
 }
 
 void h_stock(kd_req *r)

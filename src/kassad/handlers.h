@@ -23,6 +23,7 @@ void h_session_delete(kd_req *r);
 void h_catalog_search(kd_req *r);
 void h_catalog_barcode(kd_req *r);
 void h_stock(kd_req *r);
+void h_stock_chain(kd_req *r);
 /* h_cart.c */
 void h_cart_open(kd_req *r);
 void h_cart_get(kd_req *r);

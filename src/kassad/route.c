@@ -53,6 +53,7 @@ static const kd_route ROUTES[] = {
     R(GET, "/api/v1/payments/review", h_payments_review, AUTH, REVIEW_QUERY),
     R(POST, "/api/v1/payments/review/{payment_id}/resolve", h_payment_resolve, AUTH | WRITES, NULL),
     R(GET, "/api/v1/stock", h_stock, AUTH, STOCK_QUERY),
+    R(GET, "/api/v1/stock/chain", h_stock_chain, AUTH, STOCK_QUERY),
 };
 
 #undef R

@@ -4,6 +4,7 @@
 #include "jlog/jlog.h"
 #include "kassad/clock.h"
 #include "kassad/coord.h"
+#include "kassad/reply.h"
 #include "storerec/storerec.h"
 #include "wire/wire.h"
 
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Chain-wide stock lookups in flight at once. */
+#define UPLINK_LOOKUPS_MAX 4
 /* The largest answer read from the cloud (a version vector). */
 #define UPLINK_ANSWER_MAX_BYTES (1u << 20)
 /* How often a leader that is not uploading checks whether it should. */
@@ -34,6 +37,11 @@ typedef struct channel {
     struct kd_uplink *u;
     answer_fn fn;
     bool busy;
+    /* A lookup's client request, answered when the cloud has (NULL: gone). */
+    struct evhttp_request *client;
+    struct evhttp_connection *client_conn;
+    uint64_t started_us;
+    char sku[KASSA_SKU_MAX + 1];
 } channel;
 
 typedef struct kd_uplink {
@@ -43,6 +51,8 @@ typedef struct kd_uplink {
     const pki_identity *id;
     struct event *timer;
     channel up, down;
+    channel lookups[UPLINK_LOOKUPS_MAX];
+    channel *answering; /* the lookup whose answer on_lookup handles */
     cloud_state state;
     bool known;               /* cloud_vv came from the cloud since we lead */
     oplog_vv cloud_vv;        /* what the cloud holds, as last answered */
@@ -111,6 +121,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
     channel *c = arg;
     kd_uplink *u = c->u;
     c->busy = false;
+    u->answering = c;
     int status = req ? evhttp_request_get_response_code(req) : 0;
     struct evbuffer *in = req ? evhttp_request_get_input_buffer(req) : NULL;
     size_t len = in ? evbuffer_get_length(in) : 0;
@@ -150,7 +161,8 @@ static bool send_request(kd_uplink *u, channel *ch, enum evhttp_cmd_type method,
     struct timeval tv = tv_ms(timeout_ms);
     evhttp_connection_set_timeout_tv(conn, &tv);
     evhttp_connection_set_retries(conn, 0);
-    *ch = (channel){.u = u, .fn = fn};
+    ch->u = u;
+    ch->fn = fn;
     struct evhttp_request *req = evhttp_request_new(on_answer, ch);
     if (!req) {
         evhttp_connection_free(conn);
@@ -518,6 +530,88 @@ static void on_down_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     down_poll(arg);
+}
+
+/* ---- chain-wide stock, asked of the cloud ---- */
+
+static void lookup_gone(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    ((channel *)arg)->client = NULL;
+}
+
+static void lookup_answer(kd_uplink *u, channel *ch, json_t *body)
+{
+    if (!ch->client) {
+        json_decref(body);
+        return;
+    }
+    evhttp_connection_set_closecb(ch->client_conn, NULL, NULL);
+    kd_req r = {.app = u->app, .ev = ch->client, .started_us = ch->started_us};
+    kd_reply_json(&r, 200, body);
+    ch->client = NULL;
+}
+
+static void lookup_unavailable(kd_uplink *u, channel *ch, const char *why)
+{
+    lookup_answer(u, ch, json_pack("{s:s,s:b,s:s}", "sku", ch->sku, "available", 0, "why", why));
+}
+
+static void on_lookup(kd_uplink *u, int status, const char *body, size_t len)
+{
+    channel *ch = u->answering;
+    json_error_t jerr;
+    json_t *root = status == 200 ? json_loadb(body, len, 0, &jerr) : NULL;
+    json_t *stores = root ? json_object_get(root, "stores") : NULL;
+    if (!json_is_array(stores)) {
+        json_decref(root);
+        lookup_unavailable(u, ch,
+                           status == 0 ? "the cloud cannot be reached: the chain's figures are "
+                                         "unavailable offline"
+                                       : "the cloud did not answer with figures");
+        return;
+    }
+    json_incref(stores);
+    json_decref(root);
+    lookup_answer(u, ch,
+                  json_pack("{s:s,s:b,s:o,s:I}", "sku", ch->sku, "available", 1, "stores", stores,
+                            "as_of_ms", (json_int_t)kd_wall_ms()));
+}
+
+void kd_uplink_chain_stock(kd_req *r, const char *sku)
+{
+    kd_uplink *u = r->app->uplink;
+    if (!u) {
+        kd_reply_json(r, 200,
+                      json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why",
+                                "this terminal has no cloud configured"));
+        return;
+    }
+    channel *ch = NULL;
+    for (size_t i = 0; !ch && i < UPLINK_LOOKUPS_MAX; i++)
+        if (!u->lookups[i].busy && !u->lookups[i].client)
+            ch = &u->lookups[i];
+    if (!ch) {
+        kd_reply_json(r, 200,
+                      json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why",
+                                "too many lookups at once: try again"));
+        return;
+    }
+    snprintf(ch->sku, sizeof ch->sku, "%s", sku);
+    char path[64 + KASSA_SKU_MAX];
+    snprintf(path, sizeof path, "/v1/stock?sku=%s", sku);
+    if (!send_request(u, ch, EVHTTP_REQ_GET, path, NULL, r->app->cfg.cloud_timeout_ms, on_lookup)) {
+        kd_reply_json(r, 200,
+                      json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why",
+                                "the cloud cannot be asked now"));
+        return;
+    }
+    ch->client = r->ev;
+    ch->client_conn = evhttp_request_get_connection(r->ev);
+    ch->started_us = r->started_us;
+    if (ch->client_conn)
+        evhttp_connection_set_closecb(ch->client_conn, lookup_gone, ch);
+    r->status = KD_STATUS_DEFERRED;
 }
 
 void kd_uplink_kick(kd_app *app)

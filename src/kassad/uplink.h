@@ -20,12 +20,18 @@
 #ifndef KASSAD_UPLINK_H
 #define KASSAD_UPLINK_H
 
-#include "kassad/kassad.h"
+#include "kassad/request.h"
 
 int kd_uplink_start(kd_app *app, kassa_err *err);
 void kd_uplink_free(kd_app *app);
 /* Upload now (e.g. after this terminal became the leader). */
 void kd_uplink_kick(kd_app *app);
+/* GET /api/v1/stock/chain: a SKU's stock at every store of the chain, asked
+ * of the cloud now (any terminal, leader or not). Answered later: 200 with
+ * the figures, or 200 with available false and why when the cloud cannot
+ * be asked (never an old figure shown as current). */
+void kd_uplink_chain_stock(kd_req *r, const char *sku);
+
 /* The "cloud" member of /api/v1/status. */
 json_t *kd_uplink_status_json(kd_app *app);
 

@@ -160,6 +160,16 @@ describe('catalog and stock', () => {
     assert.deepEqual(one.json.items, [{ sku: 'NEWS-D', stock: 20 }]);
     await term.api('GET', '/api/v1/stock?sku=NOPE-1', { token: ann, expect: 404 });
   });
+
+  test('GET /api/v1/stock/chain without a cloud: unavailable, never a figure', async () => {
+    const r = await term.api('GET', '/api/v1/stock/chain?sku=COF-250', { token: ann, expect: 200 });
+    assert.equal(r.json.available, false);
+    assert.equal(r.json.sku, 'COF-250');
+    assert.match(r.json.why, /no cloud/);
+    assert.equal(r.json.stores, undefined);
+    await term.api('GET', '/api/v1/stock/chain', { token: ann, expect: 400 });
+    await term.api('GET', '/api/v1/stock/chain?sku=bad%20sku', { token: ann, expect: 400 });
+  });
 });
 
 describe('carts, checkout, sales', () => {
@@ -756,7 +766,7 @@ describe('cash rounding (CHF to 0.05)', () => {
 
 describe('coverage of the document', () => {
   test('every operation of the document was answered with a documented success in this file', () => {
-    assert.equal(OPERATIONS.length, 30, 'operations in openapi.yaml (update when the document grows)');
+    assert.equal(OPERATIONS.length, 31, 'operations in openapi.yaml (update when the document grows)');
     assert.deepEqual(uncovered(coverage.succeeded), []);
   });
 });
