@@ -125,7 +125,7 @@ test('keyboard only at 1024×768: sell, discount, pay, void without a mouse', as
     assert.equal((await focused(page)).id, 'search-input');
     await page.keyboard.type('Blue');
     await page.locator('#search-results button', { hasText: 'Blueberry muffin' }).waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('#search-results button').length === 1);
+    await page.waitForFunction(() => document.querySelectorAll('#search-results button.result').length === 1);
     await page.keyboard.press('ArrowDown');
     await assertFocusVisible(page, 'on a search result');
     await assertLayout(page, 'with the search dialog open');

@@ -155,6 +155,10 @@ const enc = encodeURIComponent;
 // within that; the UI must not give up first.
 const CARD_TIMEOUT_MS = 15 * 60 * 1000;
 
+// Stock at the chain's stores is asked of the cloud while the request
+// waits; kassad answers within its cloud timeout (at most 600 s) either way.
+const CHAIN_TIMEOUT_MS = 11 * 60 * 1000;
+
 // The endpoints the UI uses, one function each, named after the contract.
 export const api = {
   status: () => request('GET', '/api/v1/status', undefined, { auth: false, timeoutMs: 1800 }),
@@ -167,6 +171,7 @@ export const api = {
   searchItems: (q, limit = 20) =>
     request('GET', `/api/v1/catalog?q=${enc(q)}&limit=${limit}`),
   itemByBarcode: (code) => request('GET', `/api/v1/catalog/barcode/${enc(code)}`),
+  chainStock: (sku) => request('GET', `/api/v1/stock/chain?sku=${enc(sku)}`, undefined, { timeoutMs: CHAIN_TIMEOUT_MS }),
 
   openCart: () => request('POST', '/api/v1/carts'),
   getCart: (id) => request('GET', `/api/v1/carts/${enc(id)}`),

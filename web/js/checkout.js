@@ -10,6 +10,7 @@ import { formatMinor, parseMoney, normalizePercent, quickAmounts } from './money
 import { showReceipt } from './receipt.js';
 import { cardFailureText, cardName, cardOutcome, isCardFailure } from './cards.js';
 import { takesCards } from './status.js';
+import { showChainStock } from './stock.js';
 
 const CART_KEY = 'kassa.cart';
 
@@ -239,15 +240,21 @@ async function runSearch() {
     const { items } = await api.searchItems(q, 20);
     if (seq !== searchSeq) return; // an older answer arriving late
     const list = $('search-results');
+    // Each result adds its item; beside it, the item's stock at the
+    // chain's other stores (→ from the result, ← back).
     list.replaceChildren(...items.map((it, i) =>
-      h('li', {},
+      h('li', { class: 'result-row' },
         h('button', {
-          type: 'button', class: 'result', dataset: { sku: it.sku, idx: i },
+          type: 'button', class: 'result', dataset: { sku: it.sku, idx: i, focusKey: `result:${it.sku}` },
           onclick: () => pickResult(it),
         },
         h('span', { class: 'item-name' }, it.name),
         h('span', { class: 'item-meta' }, `${it.sku} · stock ${it.stock}`),
-        h('span', { class: 'num' }, formatMinor(it.price_minor))))));
+        h('span', { class: 'num' }, formatMinor(it.price_minor))),
+        h('button', {
+          type: 'button', class: 'chain-btn', 'aria-label': `Stock at other stores: ${it.name}`,
+          dataset: { focusKey: `chain:${it.sku}` }, onclick: () => showChainStock(it),
+        }, 'Stock at other stores'))));
     if (items.length === 0) list.append(h('li', { class: 'hint' }, `Nothing starts with “${q}”.`));
   } catch (err) {
     if (seq === searchSeq) $('search-error').textContent = describeError(err);
@@ -275,14 +282,25 @@ function initSearch() {
     e.preventDefault();
     clearTimeout(searchTimer);
     await runSearch();
-    $('search-results').querySelector('button')?.focus();
+    $('search-results').querySelector('button.result')?.focus();
   });
-  // Arrow keys walk the input and the results, like a list box.
+  // Arrow keys walk the input and the results, like a list box; → and ←
+  // move between a result and its "Stock at other stores".
   $('dlg-search').addEventListener('keydown', (e) => {
+    const active = document.activeElement;
+    const row = active && active.closest('#search-results li');
+    if (row && (e.key === 'ArrowRight' || e.key === 'ArrowLeft')) {
+      const to = row.querySelector(e.key === 'ArrowRight' ? 'button.chain-btn' : 'button.result');
+      if (to && to !== active) {
+        e.preventDefault();
+        to.focus();
+      }
+      return;
+    }
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-    const buttons = [...$('search-results').querySelectorAll('button')];
+    const buttons = [...$('search-results').querySelectorAll('button.result')];
     if (buttons.length === 0) return;
-    const i = buttons.indexOf(document.activeElement);
+    const i = row ? buttons.indexOf(row.querySelector('button.result')) : -1;
     e.preventDefault();
     if (e.key === 'ArrowDown') buttons[Math.min(i + 1, buttons.length - 1)].focus();
     else if (i <= 0) $('search-input').focus();

@@ -97,7 +97,11 @@ export function openDialog(dlg, focusEl) {
     dlg.addEventListener(
       'close',
       () => {
-        restoreFocus(opener, openerKey);
+        // "close" comes a task after close(): the browser has put focus
+        // back on the opener already if it could, and a key pressed since
+        // (← after Esc) may have moved it on. Only a lost focus is restored.
+        const now = document.activeElement;
+        if (!now || now === document.body || dlg.contains(now)) restoreFocus(opener, openerKey);
         resolve(dlg.returnValue);
       },
       { once: true },

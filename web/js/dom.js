@@ -50,3 +50,15 @@ export function keepFocus(container, render, fallback) {
   if (again && !again.disabled) again.focus();
   else if (fallback) fallback();
 }
+
+/**
+ * A wall-clock time for people: "14:03:27" today, "2024-05-01 14:03:27"
+ * another day; without seconds ("14:03") when `seconds` is false.
+ */
+export function timeText(ms, { seconds = true } = {}) {
+  const d = new Date(ms);
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, '0');
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+  return d.toDateString() === now.toDateString() ? hm : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`;
+}

@@ -12,6 +12,7 @@ import { initSales, openSales, openDrawer } from './sales.js';
 import { initDrawer } from './drawer.js';
 import { initReview } from './review.js';
 import { initReceipt } from './receipt.js';
+import { initChainStock } from './stock.js';
 import { installScanner } from './scanner.js';
 import { startStatusPolling, refreshStatus } from './status.js';
 
@@ -84,6 +85,7 @@ async function boot() {
   initDrawer();
   initReview();
   initReceipt();
+  initChainStock();
   startStatusPolling();
   $('btn-logout').addEventListener('click', logout);
   window.addEventListener('keydown', onShortcut);

@@ -5,19 +5,13 @@
 
 import { api, ApiError } from './api.js';
 import { openDialog, supervisorPrompt } from './dialogs.js';
-import { $, h, describeError, keepFocus } from './dom.js';
+import { $, h, describeError, keepFocus, timeText } from './dom.js';
 import { formatMinor } from './money.js';
 import { showReceipt } from './receipt.js';
 import { message } from './checkout.js';
 import { refundText } from './cards.js';
 
-export function timeText(ms) {
-  const d = new Date(ms);
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, '0');
-  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return d.toDateString() === now.toDateString() ? hm : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`;
-}
+export { timeText }; // review.js and drawer.js take it from here
 
 function stateText(s) {
   if (s.voided) return 'Voided';

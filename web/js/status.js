@@ -4,12 +4,16 @@
 // Polls are chained with setTimeout, not setInterval, so a slow terminal
 // never gets a second poll while the first is still waiting.
 //
+// The cloud (head office): nothing when this terminal has none, else one
+// item, e.g. "Cloud: online · last upload 12:03" or "Cloud: offline for
+// 5 min · 1,234 operations waiting".
+//
 // Card payments: the processor's state, the payments accepted offline and
 // not yet forwarded (count and amount), the review list's size, and a
 // "Forward now" button while anything waits for the processor.
 
 import { api, session, ApiError } from './api.js';
-import { $, describeError } from './dom.js';
+import { $, describeError, timeText } from './dom.js';
 import { formatMinor } from './money.js';
 
 const PERIOD_MS = 2000;
@@ -38,16 +42,69 @@ function render(s) {
     : 'No leader';
   if (paused) leader = `${leader}: store coordination paused (${raft.why || 'no quorum'}); sales go on`;
   set($('st-leader'), leader, s.leader && s.leader.node && !paused ? '' : 'st-warn');
-  const cloud = (s.cloud && s.cloud.state) || 'unknown';
-  const cloudText = {
-    not_configured: 'Cloud: not configured',
-    offline: 'Cloud: offline',
-    online: 'Cloud: online',
-  }[cloud] || `Cloud: ${cloud}`;
-  const up = s.cloud && Number.isInteger(s.cloud.pending_upload_ops) && s.cloud.pending_upload_ops > 0
-    ? ` (${s.cloud.pending_upload_ops} to upload)` : '';
-  set($('st-cloud'), cloudText + up, cloud === 'online' ? 'st-ok' : cloud === 'offline' ? 'st-warn' : '');
+  storeId = typeof s.store === 'string' ? s.store : null;
+  renderCloud(s.cloud && typeof s.cloud === 'object' ? s.cloud : null);
   renderPayments(s.payments && typeof s.payments === 'object' ? s.payments : null);
+}
+
+let storeId = null; // from the last status
+
+/** This terminal's store, or null before the first status. */
+export function currentStore() {
+  return storeId;
+}
+
+const grouped = (n) => n.toLocaleString('en');
+
+/** "less than a minute", "5 min", "2 h 5 min", "3 d 4 h". */
+function durationText(ms) {
+  const min = Math.floor(Math.max(0, ms) / 60000);
+  if (min < 1) return 'less than a minute';
+  if (min < 60) return `${min} min`;
+  const hours = Math.floor(min / 60);
+  if (hours < 24) return min % 60 ? `${hours} h ${min % 60} min` : `${hours} h`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
+}
+
+/**
+ * The cloud (head office) the store uploads its operations to, in one item:
+ * none at all without a cloud; online with its last upload; otherwise for
+ * how long it has been out of reach and how much waits for it. Selling
+ * never depends on it.
+ */
+function cloudText(c, nowMs = Date.now()) {
+  const state = c && typeof c.state === 'string' ? c.state : 'unknown';
+  if (state === 'not_configured') return null;
+  const int = (v) => (Number.isSafeInteger(v) && v > 0 ? v : 0);
+  const pending = int(c && c.pending_upload_ops);
+  const waiting = pending > 0 ? `${grouped(pending)} ${pending === 1 ? 'operation' : 'operations'} waiting` : '';
+  const parts = [];
+  let cls = '';
+  if (state === 'online') {
+    const last = int(c.last_upload_ms);
+    // Between upload passes (minutes apart) operations wait as a matter of
+    // course: the last upload says enough. A terminal that does not upload
+    // itself (not the leader) has none of its own, so it shows what waits.
+    parts.push('Cloud: online', last ? `last upload ${timeText(last, { seconds: false })}` : waiting);
+    cls = 'st-ok';
+  } else if (state === 'offline') {
+    const since = int(c.offline_since_ms);
+    parts.push(since ? `Cloud: offline for ${durationText(nowMs - since)}` : 'Cloud: offline', waiting);
+    cls = 'st-warn';
+  } else if (state === 'unknown') {
+    parts.push('Cloud: not reached yet', waiting);
+  } else {
+    parts.push(`Cloud: ${state}`, waiting);
+  }
+  return { text: parts.filter(Boolean).join(' · '), cls };
+}
+
+function renderCloud(c) {
+  const el = $('st-cloud');
+  const t = cloudText(c);
+  if (t) set(el, t.text, t.cls);
+  el.hidden = !t;
 }
 
 const PROCESSOR = {
