@@ -280,6 +280,10 @@ static void on_vv(kd_uplink *u, int status, const char *body, size_t len)
         return;
     }
     came_online(u);
+    /* The cloud may hold more than the store committed (a leader killed
+     * after the cloud stored its batch, before its answer was committed):
+     * commit what it holds, even when nothing is left to upload. */
+    commit_ack(u);
     pass(u);
 }
 
@@ -309,8 +313,16 @@ static void pass(kd_uplink *u)
 {
     kd_app *app = u->app;
     kassa_err err;
-    if (u->up.busy || !may_upload(u))
+    if (u->up.busy)
+        return; /* its answer goes on */
+    if (!may_upload(u)) {
+        /* No longer the leader (the answer of an upload may come after the
+         * lead moved): check again later, and ask the cloud afresh when
+         * leading again. */
+        u->known = false;
+        schedule(u, UPLINK_CHECK_MS);
         return;
+    }
     if (!u->known) {
         snprintf(u->path, sizeof u->path, "/v1/stores/%s/vv", app->t->store_id);
         if (!send_request(u, &u->up, EVHTTP_REQ_GET, u->path, NULL, app->cfg.cloud_timeout_ms,
@@ -393,8 +405,12 @@ static int change_setting(kd_uplink *u, const char *kind, const char *key, const
                           kassa_err *err)
 {
     char name[OPLOG_SETTING_KEY_MAX + 1];
-    if ((size_t)snprintf(name, sizeof name, "%s.%s", kind, key) >= sizeof name ||
-        !kassa_valid_id(name, OPLOG_SETTING_KEY_MAX))
+    bool fits = (size_t)snprintf(name, sizeof name, "%s.%s", kind, key) < sizeof name;
+    /* Keys may name a store and a node ("S1/T9"): setting names take
+     * [A-Za-z0-9._-], so the separator becomes a dot. */
+    for (char *c = name; fits && *c; c++)
+        *c = *c == '/' ? '.' : *c;
+    if (!fits || !kassa_valid_id(name, OPLOG_SETTING_KEY_MAX))
         return kassa_fail(err, KASSA_EINVAL, "change %s/%s: not a valid setting name", kind, key);
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text)
@@ -628,10 +644,13 @@ json_t *kd_uplink_status_json(kd_app *app)
     kd_uplink *u = app->uplink;
     if (!u)
         return json_pack("{s:s}", "state", "not_configured");
-    uint64_t pending = 0;
+    uint64_t pending = 0, cursor = 0;
     kassa_err err;
-    if (term_cloud_pending(app->t, &pending, &err) != KASSA_OK)
+    if (term_cloud_pending(app->t, &pending, &err) != KASSA_OK ||
+        term_cloud_cursor(app->t, &cursor, &err) != KASSA_OK)
         return NULL;
+    if (u->cursor > cursor)
+        cursor = u->cursor; /* applied here, its commit on the way */
     const char *state = u->state == CLOUD_ONLINE    ? "online"
                         : u->state == CLOUD_OFFLINE ? "offline"
                                                     : "unknown";
@@ -639,7 +658,7 @@ json_t *kd_uplink_status_json(kd_app *app)
                      "pending_upload_ops", (json_int_t)pending, "last_upload_ms",
                      (json_int_t)u->last_upload_ms, "offline_since_ms",
                      (json_int_t)u->offline_since_ms, "ops_uploaded", (json_int_t)u->ops_uploaded,
-                     "downlink_cursor", (json_int_t)u->cursor, "changes_applied",
+                     "downlink_cursor", (json_int_t)cursor, "changes_applied",
                      (json_int_t)u->changes_applied);
 }
 
