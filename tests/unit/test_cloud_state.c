@@ -126,6 +126,19 @@ static void test_term_cloud_state(void **state)
     oplog_vv_free(&got);
 }
 
+static int group_setup(void **state)
+{
+    (void)state;
+    return tu_mkdtemp(g_base, sizeof g_base, "kassa-cloud-state", false);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    tu_rm_tree(g_base);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,5 +146,5 @@ int main(void)
         cmocka_unit_test(test_codec_rejects),
         cmocka_unit_test_teardown(test_term_cloud_state, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
