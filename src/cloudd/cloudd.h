@@ -59,7 +59,7 @@ typedef struct cd_db {
     char sqlstate[6]; /* of the last failed statement ("" when none) */
 } cd_db;
 
-/* Connects and prepares the session (the ingest's temporary table). */
+/* Connects and prepares the session's settings. */
 int cd_db_open(cd_db *db, const char *conninfo, kassa_err *err);
 void cd_db_close(cd_db *db);
 /* Reconnects when the connection was lost (KASSA_EIO when it cannot). */

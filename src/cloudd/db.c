@@ -7,16 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The ingest copies each batch here first (ingest.c). Per session, so
- * every instance and every connection has its own. */
-static const char SESSION_SQL[] =
-    "SET application_name = 'kassa-cloud';"
-    "SET statement_timeout = '60s';"
-    "SET lock_timeout = '30s';"
-    "SET TIME ZONE 'UTC';"
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_ops ("
-    " origin text NOT NULL, seq bigint NOT NULL, hlc bigint NOT NULL, kind smallint NOT NULL,"
-    " payload bytea NOT NULL, hash bytea NOT NULL) ON COMMIT DELETE ROWS;";
+/* Every session's settings. */
+static const char SESSION_SQL[] = "SET application_name = 'kassa-cloud';"
+                                  "SET statement_timeout = '60s';"
+                                  "SET lock_timeout = '30s';"
+                                  "SET TIME ZONE 'UTC';";
 
 static void keep_state(cd_db *db, const PGresult *res)
 {

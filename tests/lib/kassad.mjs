@@ -13,17 +13,34 @@ export const CATALOG_CSV = path.join(REPO, 'data', 'demo', 'catalog.csv');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A TCP port that was free a moment ago (bind port 0, read it, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/** Binds port on loopback and closes it: the port, or null when taken. */
+function tryPort(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+    srv.on('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const got = srv.address().port;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A TCP port that was free a moment ago. Drawn below Linux's ephemeral range
+ * (32768-60999 by default): a port bind(0) hands out is from that range,
+ * and the outgoing connections of the daemons already running take their
+ * source ports from it too, so a port picked there can be taken by one
+ * before the daemon it was meant for binds it.
+ */
+export async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const got = await tryPort(20000 + Math.floor(Math.random() * 12768));
+    if (got !== null) return got;
+  }
+  const got = await tryPort(0);
+  if (got === null) throw new Error('no free loopback port');
+  return got;
 }
 
 /**
