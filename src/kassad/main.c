@@ -198,6 +198,11 @@ static void app_close(kd_app *app)
     kd_uplink_free(app);
     kd_coord_free(app);
     kd_peers_free(app);
+    /* TLS bufferevents freed above finish freeing in a deferred callback
+     * (libevent holds a reference while a handshake or a close is under
+     * way): one more non-blocking pass of the loop runs them. */
+    if (app->base)
+        event_base_loop(app->base, EVLOOP_NONBLOCK);
     kd_pay_free(app);
     kd_batch_free(app);
     kd_server_free(app);

@@ -39,6 +39,7 @@ typedef struct channel {
     struct kd_uplink *u;
     answer_fn fn;
     bool busy;
+    struct evhttp_connection *conn; /* of the request out; freed at shutdown */
     /* A lookup's client request, answered when the cloud has (NULL: gone). */
     struct evhttp_request *client;
     struct evhttp_connection *client_conn;
@@ -54,6 +55,9 @@ typedef struct kd_uplink {
     struct event *timer;
     channel up, down;
     channel lookups[UPLINK_LOOKUPS_MAX];
+    struct evhttp_connection *dead[2 + UPLINK_LOOKUPS_MAX]; /* answered, to free */
+    size_t n_dead;
+    struct event *reaper;
     channel *answering; /* the lookup whose answer on_lookup handles */
     cloud_state state;
     bool known;               /* cloud_vv came from the cloud since we lead */
@@ -118,11 +122,30 @@ static int tls_new(kd_uplink *u, kassa_err *err)
 
 /* ---- requests: one connection each (freed when it completes) ---- */
 
+/* A connection is freed after its request's callback has returned (not
+ * from inside it): it waits in u->dead until the reaper runs (or the
+ * uplink is freed). libevent's own free-on-completion leaves the
+ * connection of a failed request behind. */
+static void reap(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    kd_uplink *u = arg;
+    for (size_t i = 0; i < u->n_dead; i++)
+        evhttp_connection_free(u->dead[i]);
+    u->n_dead = 0;
+}
+
 static void on_answer(struct evhttp_request *req, void *arg)
 {
     channel *c = arg;
     kd_uplink *u = c->u;
     c->busy = false;
+    if (c->conn) {
+        /* One dead connection per channel at most: the array holds all. */
+        u->dead[u->n_dead++] = c->conn;
+        c->conn = NULL;
+        event_active(u->reaper, EV_TIMEOUT, 0);
+    }
     u->answering = c;
     int status = req ? evhttp_request_get_response_code(req) : 0;
     struct evbuffer *in = req ? evhttp_request_get_input_buffer(req) : NULL;
@@ -186,8 +209,8 @@ static bool send_request(kd_uplink *u, channel *ch, enum evhttp_cmd_type method,
     evutil_socket_t fd = bufferevent_getfd(bev);
     if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
         jlog(JLOG_DEBUG, "cloud", "nodelay_failed", NULL);
-    evhttp_connection_free_on_completion(conn);
     ch->busy = true;
+    ch->conn = conn;
     return true;
 }
 
@@ -687,7 +710,8 @@ int kd_uplink_start(kd_app *app, kassa_err *err)
     u->ops = calloc(WIRE_BATCH_MAX_OPS, sizeof *u->ops);
     u->timer = evtimer_new(app->base, on_timer, u);
     u->down_timer = evtimer_new(app->base, on_down_timer, u);
-    if (!u->ops || !u->timer || !u->down_timer)
+    u->reaper = event_new(app->base, -1, 0, reap, u);
+    if (!u->ops || !u->timer || !u->down_timer || !u->reaper)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     int rc;
     if (app->have_id) {
@@ -706,11 +730,28 @@ int kd_uplink_start(kd_app *app, kassa_err *err)
     return KASSA_OK;
 }
 
+/* A request still out at shutdown: its connection (TLS, buffers) is
+ * freed here, the request dropped without its answer. */
+static void channel_close(channel *ch)
+{
+    if (ch->busy && ch->conn)
+        evhttp_connection_free(ch->conn);
+    ch->conn = NULL;
+    ch->busy = false;
+}
+
 void kd_uplink_free(kd_app *app)
 {
     kd_uplink *u = app->uplink;
     if (!u)
         return;
+    channel_close(&u->up);
+    channel_close(&u->down);
+    for (size_t i = 0; i < UPLINK_LOOKUPS_MAX; i++)
+        channel_close(&u->lookups[i]);
+    reap(-1, 0, u);
+    if (u->reaper)
+        event_free(u->reaper);
     if (u->timer)
         event_free(u->timer);
     if (u->down_timer)
