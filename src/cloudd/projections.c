@@ -591,9 +591,12 @@ static int save_card_reviews(proj *p, kassa_err *err)
     int rc = KASSA_OK;
     if (p->declined[0].len > 1)
         rc = cd_db_run_arrays(p->db,
+                              /* One row per ref (the last of the batch): an
+                               * upsert may not touch a row twice. */
                               "INSERT INTO review_items AS r (store_id, kind, ref, detail)"
-                              " SELECT $1, 'card_declined', ref, detail::jsonb"
-                              " FROM unnest($2::text[], $3::text[]) AS x(ref, detail)"
+                              " SELECT DISTINCT ON (ref) $1, 'card_declined', ref, detail::jsonb"
+                              " FROM unnest($2::text[], $3::text[]) WITH ORDINALITY"
+                              " AS x(ref, detail, i) ORDER BY ref, i DESC"
                               " ON CONFLICT (store_id, kind, ref)"
                               " DO UPDATE SET detail = EXCLUDED.detail, updated_at = now()",
                               p->store, p->declined, 2, err);

@@ -716,6 +716,12 @@ static fwd_result *fwd_add(kd_pay *p, const term_pay *row, bool finished, int ou
     f->outcome = outcome;
     snprintf(f->reason, sizeof f->reason, "%s", reason ? reason : "");
     snprintf(f->auth_code, sizeof f->auth_code, "%s", auth_code ? auth_code : "");
+    /* They go into an outcome operation, which takes words only: a reason
+     * the processor words otherwise must not leave the row due forever. */
+    if (f->reason[0] && !oplog_word_ok(f->reason))
+        snprintf(f->reason, sizeof f->reason, "declined");
+    if (f->auth_code[0] && !oplog_word_ok(f->auth_code))
+        f->auth_code[0] = '\0';
     snprintf(f->error, sizeof f->error, "%s", error ? error : "");
     return f;
 }
@@ -982,13 +988,6 @@ int64_t kd_pay_processor_up(kd_app *app)
     return app->pay && app->pay->state == PROC_ONLINE;
 }
 
-static int count_review(const term_card_payment *cp, void *ctx)
-{
-    (void)cp;
-    (*(size_t *)ctx)++;
-    return KASSA_OK;
-}
-
 json_t *kd_pay_status_json(kd_app *app)
 {
     kd_pay *p = app->pay;
@@ -996,7 +995,7 @@ json_t *kd_pay_status_json(kd_app *app)
     size_t review = 0;
     kassa_err err;
     if (term_saf_get(app->t, NULL, &tot, &err) != KASSA_OK ||
-        term_pay_review_each(app->t, false, count_review, &review, &err) != KASSA_OK)
+        term_pay_review_count(app->t, &review, &err) != KASSA_OK)
         return NULL;
     const char *proc = !app->cfg.processor[0]     ? "none"
                        : p->state == PROC_ONLINE  ? "online"

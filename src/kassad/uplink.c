@@ -55,7 +55,9 @@ typedef struct kd_uplink {
     struct event *timer;
     channel up, down;
     channel lookups[UPLINK_LOOKUPS_MAX];
-    struct evhttp_connection *dead[2 + UPLINK_LOOKUPS_MAX]; /* answered, to free */
+    /* Answered, to free: a channel adds one per answer, and two when its
+     * next request fails inside the first answer's callback. */
+    struct evhttp_connection *dead[2 * (2 + UPLINK_LOOKUPS_MAX)];
     size_t n_dead;
     struct event *reaper;
     channel *answering; /* the lookup whose answer on_lookup handles */
@@ -141,8 +143,10 @@ static void on_answer(struct evhttp_request *req, void *arg)
     kd_uplink *u = c->u;
     c->busy = false;
     if (c->conn) {
-        /* One dead connection per channel at most: the array holds all. */
-        u->dead[u->n_dead++] = c->conn;
+        if (u->n_dead < KASSA_ARRAY_LEN(u->dead))
+            u->dead[u->n_dead++] = c->conn;
+        else /* cannot happen (see dead): a leak rather than an overrun */
+            jlog(JLOG_ERROR, "cloud", "reaper_full", NULL);
         c->conn = NULL;
         event_active(u->reaper, EV_TIMEOUT, 0);
     }
@@ -199,7 +203,16 @@ static bool send_request(kd_uplink *u, channel *ch, enum evhttp_cmd_type method,
         evhttp_add_header(h, "Content-Type", "application/octet-stream");
         evbuffer_add(evhttp_request_get_output_buffer(req), body->data, body->len);
     }
-    if (evhttp_make_request(conn, req, method, path) != 0) {
+    /* Busy before the request goes: a connection that fails at once is
+     * answered (on_answer) inside evhttp_make_request. */
+    ch->busy = true;
+    ch->conn = conn;
+    int rc = evhttp_make_request(conn, req, method, path);
+    if (ch->conn != conn)
+        return true; /* answered already: the answer's path went on */
+    if (rc != 0) {
+        ch->busy = false;
+        ch->conn = NULL;
         evhttp_connection_free(conn);
         return false;
     }
@@ -209,8 +222,6 @@ static bool send_request(kd_uplink *u, channel *ch, enum evhttp_cmd_type method,
     evutil_socket_t fd = bufferevent_getfd(bev);
     if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
         jlog(JLOG_DEBUG, "cloud", "nodelay_failed", NULL);
-    ch->busy = true;
-    ch->conn = conn;
     return true;
 }
 
@@ -599,9 +610,15 @@ static void lookup_answer(kd_uplink *u, channel *ch, json_t *body)
     ch->client = NULL;
 }
 
+/* The chain's figures cannot be had: why, and never a number. */
+static json_t *unavailable(const char *sku, const char *why)
+{
+    return json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why", why);
+}
+
 static void lookup_unavailable(kd_uplink *u, channel *ch, const char *why)
 {
-    lookup_answer(u, ch, json_pack("{s:s,s:b,s:s}", "sku", ch->sku, "available", 0, "why", why));
+    lookup_answer(u, ch, unavailable(ch->sku, why));
 }
 
 static void on_lookup(kd_uplink *u, int status, const char *body, size_t len)
@@ -629,9 +646,7 @@ void kd_uplink_chain_stock(kd_req *r, const char *sku)
 {
     kd_uplink *u = r->app->uplink;
     if (!u) {
-        kd_reply_json(r, 200,
-                      json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why",
-                                "this terminal has no cloud configured"));
+        kd_reply_json(r, 200, unavailable(sku, "this terminal has no cloud configured"));
         return;
     }
     channel *ch = NULL;
@@ -639,26 +654,22 @@ void kd_uplink_chain_stock(kd_req *r, const char *sku)
         if (!u->lookups[i].busy && !u->lookups[i].client)
             ch = &u->lookups[i];
     if (!ch) {
-        kd_reply_json(r, 200,
-                      json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why",
-                                "too many lookups at once: try again"));
+        kd_reply_json(r, 200, unavailable(sku, "too many lookups at once: try again"));
         return;
     }
     snprintf(ch->sku, sizeof ch->sku, "%s", sku);
     char path[64 + KASSA_SKU_MAX];
     snprintf(path, sizeof path, "/v1/stock?sku=%s", sku);
-    if (!send_request(u, ch, EVHTTP_REQ_GET, path, NULL, r->app->cfg.cloud_timeout_ms, on_lookup)) {
-        kd_reply_json(r, 200,
-                      json_pack("{s:s,s:b,s:s}", "sku", sku, "available", 0, "why",
-                                "the cloud cannot be asked now"));
-        return;
-    }
+    /* The client is known before the request goes: a cloud that fails at
+     * once is answered inside send_request. */
     ch->client = r->ev;
     ch->client_conn = evhttp_request_get_connection(r->ev);
     ch->started_us = r->started_us;
     if (ch->client_conn)
         evhttp_connection_set_closecb(ch->client_conn, lookup_gone, ch);
     r->status = KD_STATUS_DEFERRED;
+    if (!send_request(u, ch, EVHTTP_REQ_GET, path, NULL, r->app->cfg.cloud_timeout_ms, on_lookup))
+        lookup_unavailable(u, ch, "the cloud cannot be asked now");
 }
 
 void kd_uplink_kick(kd_app *app)

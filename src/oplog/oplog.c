@@ -161,27 +161,25 @@ static void put_sale_ref(kbuf *b, const oplog_sale_ref *ref)
     kbuf_put_uvarint(b, ref->seq);
 }
 
-/* Card tokens, reasons: [A-Za-z0-9_], 1..max bytes. */
-static bool read_word(kreader *r, char *out, size_t size)
+bool oplog_word_ok(const char *s)
 {
-    if (!kreader_str(r, out, size) || !out[0])
+    if (!s[0])
         return false;
-    for (const char *c = out; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '_'))
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
             return false;
     return true;
 }
 
+static bool read_word(kreader *r, char *out, size_t size)
+{
+    return kreader_str(r, out, size) && oplog_word_ok(out);
+}
+
 static bool read_opt_word(kreader *r, char *out, size_t size)
 {
-    size_t start = r->pos;
-    if (!kreader_str(r, out, size))
-        return false;
-    if (!out[0])
-        return true;
-    r->pos = start;
-    return read_word(r, out, size);
+    return kreader_str(r, out, size) && (!out[0] || oplog_word_ok(out));
 }
 
 static bool read_rounding(kreader *r, int64_t max, int64_t *v)

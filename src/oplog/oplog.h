@@ -240,6 +240,10 @@ typedef enum {
 
 const char *oplog_pay_outcome_name(int outcome);
 
+/* Card tokens, brands, decline reasons, auth codes: [A-Za-z0-9_], at least
+ * one byte (what the payload decoders accept). */
+bool oplog_word_ok(const char *s);
+
 typedef struct oplog_payment {
     char id[OPLOG_PAY_ID_MAX + 1]; /* the payment or refund */
     uint8_t outcome;               /* oplog_pay_outcome */

@@ -218,18 +218,18 @@ static int apply_payment(term *t, const oplog_op *op, kassa_err *err)
     sqlite3_stmt *st = store_stmt(&t->st, resolved ? RESOLVED : OUTCOME, err);
     if (!st)
         return err->code;
-    sqlite3_bind_text(st, 1, pay.id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, pay.id, -1, SQLITE_STATIC);
     if (resolved) {
-        sqlite3_bind_text(st, 2, pay.cashier, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, pay.note, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, pay.cashier, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, pay.note, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (int64_t)op->hlc);
         sqlite3_bind_text(st, 5, op->origin, -1, SQLITE_STATIC);
     } else {
         sqlite3_bind_int(st, 2, pay.outcome);
-        sqlite3_bind_text(st, 3, pay.reason, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, pay.reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, (int64_t)op->hlc);
         sqlite3_bind_text(st, 5, op->origin, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, pay.auth_code, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, pay.auth_code, -1, SQLITE_STATIC);
     }
     return store_step_done(&t->st, st, "card payment", err);
 }
@@ -264,7 +264,7 @@ static int apply_drawer(term *t, int64_t origin_id, const oplog_op *op, kassa_er
     sqlite3_bind_int(st, 4, d.action);
     sqlite3_bind_int64(st, 5, d.amount);
     sqlite3_bind_int64(st, 6, d.delta);
-    sqlite3_bind_text(st, 7, d.cashier, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, d.cashier, -1, SQLITE_STATIC);
     return store_step_done(&t->st, st, "drawer", err);
 }
 

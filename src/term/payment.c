@@ -503,6 +503,13 @@ int term_card_payment_get(term *t, const char *id, term_card_payment *out, kassa
     return get_by_id(t, SQL, id, card_from_row, out, "card payment", err);
 }
 
+int term_pay_review_count(term *t, size_t *n, kassa_err *err)
+{
+    static const char SQL[] = "SELECT count(*) FROM card_payments WHERE outcome IN (2, 3, 5) "
+                              "AND resolved_hlc = 0";
+    return term_count(t, SQL, n, err);
+}
+
 int term_pay_review_each(term *t, bool with_resolved, term_card_payment_cb cb, void *ctx,
                          kassa_err *err)
 {

@@ -533,6 +533,8 @@ typedef int (*term_card_payment_cb)(const term_card_payment *p, void *ctx);
  * and refused card refunds, oldest first; resolved ones too when asked. */
 int term_pay_review_each(term *t, bool with_resolved, term_card_payment_cb cb, void *ctx,
                          kassa_err *err);
+/* Items on the review list, not resolved (one count, for the status). */
+int term_pay_review_count(term *t, size_t *n, kassa_err *err);
 /* A manager (t->actor.cashier or .supervisor) closes a review item with a
  * note: a replicated outcome operation. */
 int term_pay_resolve(term *t, const char *id, const char *note, kassa_err *err);
