@@ -24,6 +24,10 @@ PACKAGES=(
   curl
   etcd-server etcd-client
   postgresql-15 postgresql-client-15 libpq-dev
+  libxnnpack-dev libpthreadpool-dev
+  libpng-dev libjpeg62-turbo-dev libzbar-dev
+  libxgboost-dev
+  libpocketsphinx-dev pocketsphinx-en-us espeak-ng sox
 )
 
 missing=()
