@@ -262,13 +262,18 @@ int cmd_status(cli *c)
         rc = cli_fail_err(&err);
     } else if (c->json) {
         rc = cli_print_json(
-            json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:O,s:O}", "store", t->store_id, "node", t->node_id,
-                      "ops", (json_int_t)s.ops, "pending", (json_int_t)s.pending, "sales",
-                      (json_int_t)s.sales, "db_size_bytes", (json_int_t)s.db_size_bytes, "peers",
+            json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:O,s:O}", "store", t->store_id, "node",
+                      t->node_id, "ops", (json_int_t)s.ops, "ops_held", (json_int_t)s.ops_held,
+                      "pending", (json_int_t)s.pending, "sales", (json_int_t)s.sales,
+                      "db_size_bytes", (json_int_t)s.db_size_bytes, "peers",
                       peers ? peers : json_null(), "raft", raft ? raft : json_null()));
     } else {
-        printf("store %s node %s: %zu operations, %zu pending, %zu sales, database %lld bytes\n",
-               t->store_id, t->node_id, s.ops, s.pending, s.sales, (long long)s.db_size_bytes);
+        char held[64] = "";
+        if (s.ops_held != s.ops)
+            snprintf(held, sizeof held, " (%zu held, the rest compacted)", s.ops_held);
+        printf("store %s node %s: %zu operations%s, %zu pending, %zu sales, database %lld bytes\n",
+               t->store_id, t->node_id, s.ops, held, s.pending, s.sales,
+               (long long)s.db_size_bytes);
         print_raft(raft);
         print_peers(peers);
     }

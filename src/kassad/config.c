@@ -1,6 +1,8 @@
 /* config.c: kassad's settings table, the INI reader and the final checks. */
 #include "kassad/config.h"
 
+#include "raft/raft.h"
+
 #include "pricing/pricing.h"
 #include "term/term.h"
 
@@ -62,6 +64,8 @@ static const setting SETTINGS[] = {
     INT("peer", idle_timeout_ms, 100, 3600000),
     INT("peer", send_buffer_max_bytes, 65536, 256 * 1024 * 1024),
     {"raft", "tick_ms", SET_INT, offsetof(kd_config, raft_tick_ms), 0, 1, 1000},
+    {"raft", "log_compact_entries", SET_INT, offsetof(kd_config, raft_log_compact_entries), 0, 8,
+     RAFT_LOG_MAX / 2},
     {"raft", "heartbeat_ms", SET_INT, offsetof(kd_config, raft_heartbeat_ms), 0, 10, 60000},
     {"raft", "election_min_ms", SET_INT, offsetof(kd_config, raft_election_min_ms), 0, 20, 600000},
     {"raft", "election_max_ms", SET_INT, offsetof(kd_config, raft_election_max_ms), 0, 21, 600000},
@@ -83,6 +87,9 @@ static const setting SETTINGS[] = {
      86400},
     {"cloud", "probe_min_ms", SET_INT, offsetof(kd_config, cloud_probe_min_ms), 0, 10, 600000},
     {"cloud", "probe_max_ms", SET_INT, offsetof(kd_config, cloud_probe_max_ms), 0, 10, 3600000},
+    {"cloud", "retention_s", SET_INT, offsetof(kd_config, cloud_retention_s), 0, 1, 3650 * 86400},
+    {"cloud", "compact_interval_s", SET_INT, offsetof(kd_config, cloud_compact_interval_s), 0, 0,
+     86400},
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -115,6 +122,7 @@ void kd_config_defaults(kd_config *c)
     c->raft_election_min_ms = 300;
     c->raft_election_max_ms = 500;
     c->raft_prefer_stable_ms = 30000;
+    c->raft_log_compact_entries = RAFT_LOG_MAX / 2;
     c->reader_timeout_ms = 60000;
     c->processor_timeout_ms = 5000;
     c->offline_max_amount_minor = 20000;   /* 200.00 */
@@ -127,6 +135,8 @@ void kd_config_defaults(kd_config *c)
     c->cloud_upload_interval_s = 900;
     c->cloud_probe_min_ms = 1000;
     c->cloud_probe_max_ms = 60000;
+    c->cloud_retention_s = 30 * 86400; /* also the return window: see docs/CLOUD.md */
+    c->cloud_compact_interval_s = 3600;
     c->log_level = JLOG_INFO;
 }
 

@@ -61,6 +61,8 @@ typedef struct kd_config {
     int64_t raft_election_min_ms;
     int64_t raft_election_max_ms;
     int64_t raft_prefer_stable_ms;
+    /* The applied log is compacted into a snapshot past this many entries. */
+    int64_t raft_log_compact_entries;
     /* [payments]: the card path (docs/PAYMENTS.md); cards are refused
      * while reader_socket is empty, and always handled offline while
      * processor is empty. */
@@ -85,6 +87,11 @@ typedef struct kd_config {
     int64_t cloud_upload_interval_s;
     int64_t cloud_probe_min_ms;
     int64_t cloud_probe_max_ms;
+    /* Local compaction (compact.c): operations older than retention_s
+     * that the cloud and every terminal hold are dropped, checked every
+     * compact_interval_s (0: never). */
+    int64_t cloud_retention_s;
+    int64_t cloud_compact_interval_s;
     /* [log] */
     jlog_level log_level;
 } kd_config;

@@ -3,6 +3,7 @@
 
 #include "jlog/jlog.h"
 #include "kassad/clock.h"
+#include "kassad/records.h"
 #include "raft/raft.h"
 #include "raftstore/raftstore.h"
 #include "storerec/storerec.h"
@@ -20,6 +21,7 @@ typedef struct kd_coord {
     struct event *tick_ev;
     raft_msg_buf buf;          /* decoding one message */
     kbuf out;                  /* encoding one message */
+    kbuf snap;                 /* a snapshot of the records' state */
     raftstore_scratch *save;   /* entries of one ready, for storage */
     raftstore_log *loaded;     /* the log read at start */
     uint32_t starts_last_day;  /* this start included */
@@ -61,24 +63,41 @@ static void send_msgs(kd_app *app, kd_coord *c, const raft_ready *rd)
     }
 }
 
-/* A committed store record (storerec) applied to this member's state.
- * Records only raise what they set, so applying one again (after a
- * restart, committed entries come out again) changes nothing. A record
- * this kassa cannot read is logged and skipped: it changes nothing here. */
+/* A committed store record (storerec) applied to this member's state
+ * (records.h). A record this kassa cannot read is logged and skipped: it
+ * changes nothing here. */
 static void apply_record(kd_app *app, const raft_entry *e)
 {
     storerec rec;
     kassa_err err;
     int rc = storerec_decode(e->data, e->len, &rec, &err);
-    if (rc == KASSA_OK && rec.type == STOREREC_CLOUD_ACK)
-        rc = term_cloud_ack_merge(app->t, &rec.vv, &err);
-    else if (rc == KASSA_OK && rec.type == STOREREC_CLOUD_CURSOR)
-        rc = term_cloud_cursor_merge(app->t, rec.cursor, &err);
+    if (rc == KASSA_OK)
+        rc = kd_records_apply(app, &rec, &err);
     jlog(rc == KASSA_OK ? JLOG_INFO : JLOG_ERROR, "raft", "record_applied", "{s:I,s:I,s:s,s:s}",
          "index", (json_int_t)e->index, "term", (json_int_t)e->term, "type",
          rc == KASSA_OK ? storerec_type_name(rec.type) : "?", "error",
          rc == KASSA_OK ? "" : err.msg);
     storerec_free(&rec);
+}
+
+/* Past [raft] log_compact_entries (at most half the in-memory log), the
+ * applied prefix becomes a snapshot of the records' state (records.h): the
+ * log, in memory and in the database, stays bounded however long the
+ * store runs. */
+static void maybe_compact_log(kd_app *app, kd_coord *c)
+{
+    raft_status st;
+    raft_status_get(c->r, &st);
+    if (st.log_entries <= (uint32_t)app->cfg.raft_log_compact_entries ||
+        st.applied <= st.snapshot_index)
+        return;
+    kassa_err err;
+    int rc = kd_records_snapshot(app, &c->snap, &err);
+    if (rc == KASSA_OK)
+        rc = raftstore_compact(app->t, c->r, st.applied, c->snap.data, c->snap.len, &err);
+    jlog(rc == KASSA_OK ? JLOG_INFO : JLOG_ERROR, "raft", "log_compacted", "{s:I,s:I,s:s}", "upto",
+         (json_int_t)st.applied, "snapshot_bytes", (json_int_t)c->snap.len, "error",
+         rc == KASSA_OK ? "" : err.msg);
 }
 
 static void apply(kd_app *app, kd_coord *c, const raft_ready *rd)
@@ -138,12 +157,16 @@ static void drain(kd_app *app)
         }
         c->stuck = false;
         send_msgs(app, c, &c->rd);
+        if (c->rd.has_snapshot && kd_records_apply_snapshot(app, c->rd.snapshot_data,
+                                                            c->rd.snapshot_len, &err) != KASSA_OK)
+            jlog(JLOG_ERROR, "raft", "snapshot_not_applied", "{s:s}", "error", err.msg);
         apply(app, c, &c->rd);
         log_soft(c, &c->rd.soft);
         if (raft_advance(c->r, &c->rd, &err) != KASSA_OK) {
             jlog(JLOG_ERROR, "raft", "advance_failed", "{s:s}", "error", err.msg);
             return;
         }
+        maybe_compact_log(app, c);
     }
 }
 
@@ -227,6 +250,7 @@ int kd_coord_start(kd_app *app, kassa_err *err)
         return kassa_fail(err, KASSA_ENOMEM, "out of memory");
     app->coord = c;
     kbuf_init(&c->out);
+    kbuf_init(&c->snap);
     c->save = malloc(sizeof *c->save);
     c->loaded = malloc(sizeof *c->loaded);
     if (!c->save || !c->loaded)
@@ -319,6 +343,7 @@ void kd_coord_free(kd_app *app)
         event_free(c->tick_ev);
     raft_free(c->r);
     kbuf_free(&c->out);
+    kbuf_free(&c->snap);
     free(c->save);
     free(c->loaded);
     free(c);

@@ -60,6 +60,10 @@ typedef struct kd_app {
     struct kd_batch *batch;   /* checkouts waiting for their group commit */
     struct kd_pay *pay;       /* the card path (pay.h) */
     struct kd_uplink *uplink; /* uploads to the cloud (uplink.h); NULL: off */
+    /* Local compaction (records.c, compact.c), since start. */
+    uint64_t compacted_ops;
+    int64_t compacted_at_ms; /* wall clock; 0: none */
+    int64_t next_compact_ms; /* monotonic: the leader's next proposal */
 
     /* Links to the store's other terminals (NULL when [peer] is off). */
     pki_identity id;

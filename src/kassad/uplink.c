@@ -3,7 +3,9 @@
 
 #include "jlog/jlog.h"
 #include "kassad/clock.h"
+#include "kassad/compact.h"
 #include "kassad/coord.h"
+#include "kassad/records.h"
 #include "kassad/reply.h"
 #include "storerec/storerec.h"
 #include "wire/wire.h"
@@ -284,25 +286,23 @@ static bool read_vv(kd_uplink *u, const char *body, size_t len)
     return true;
 }
 
-/* The cloud's vector, committed for the store: through Raft when the
- * group runs, else (a lone terminal) straight into this database. */
+/* What the cloud holds (u->rec encoded by the caller, rc its result),
+ * committed for the store (records.h). Not fatal when it fails: the next
+ * answer is committed again, and a new leader asks the cloud anyway. */
+static void commit_record(kd_uplink *u, int rc, kassa_err *err, const char *event)
+{
+    if (rc == KASSA_OK)
+        rc = kd_records_commit(u->app, &u->rec, err);
+    if (rc != KASSA_OK)
+        jlog(JLOG_WARN, "cloud", event, "{s:s}", "error", err->msg);
+}
+
 static void commit_ack(kd_uplink *u)
 {
-    kd_app *app = u->app;
     kassa_err err;
-    int rc;
-    if (app->coord) {
-        kbuf_reset(&u->rec);
-        rc = storerec_encode_cloud_ack(&u->rec, &u->cloud_vv, &err);
-        if (rc == KASSA_OK)
-            rc = kd_coord_propose(app, &u->rec, &err);
-    } else {
-        rc = term_cloud_ack_merge(app->t, &u->cloud_vv, &err);
-    }
-    /* Not fatal: the next answer is proposed again, and a new leader asks
-     * the cloud anyway. */
-    if (rc != KASSA_OK)
-        jlog(JLOG_WARN, "cloud", "ack_not_committed", "{s:s}", "error", err.msg);
+    kbuf_reset(&u->rec);
+    commit_record(u, storerec_encode_cloud_ack(&u->rec, &u->cloud_vv, &err), &err,
+                  "ack_not_committed");
 }
 
 static bool may_upload(kd_uplink *u)
@@ -405,7 +405,9 @@ static void pass(kd_uplink *u)
         return;
     }
     oplog_vv_free(&held);
-    /* Nothing pending: done until the next interval. */
+    /* Nothing pending: done until the next interval. The cloud holds
+     * everything, so this is when older operations may go. */
+    kd_compact_maybe(app, &u->cloud_vv);
     u->last_upload_ms = kd_wall_ms();
     u->next_pass_ms = kd_mono_ms() + app->cfg.cloud_upload_interval_s * 1000;
     schedule(u, UPLINK_CHECK_MS);
@@ -506,19 +508,10 @@ static int apply_change(kd_uplink *u, const json_t *ch, kassa_err *err)
 
 static void commit_cursor(kd_uplink *u)
 {
-    kd_app *app = u->app;
     kassa_err err;
-    int rc;
-    if (app->coord) {
-        kbuf_reset(&u->rec);
-        rc = storerec_encode_cloud_cursor(&u->rec, u->cursor, &err);
-        if (rc == KASSA_OK)
-            rc = kd_coord_propose(app, &u->rec, &err);
-    } else {
-        rc = term_cloud_cursor_merge(app->t, u->cursor, &err);
-    }
-    if (rc != KASSA_OK)
-        jlog(JLOG_WARN, "cloud", "cursor_not_committed", "{s:s}", "error", err.msg);
+    kbuf_reset(&u->rec);
+    commit_record(u, storerec_encode_cloud_cursor(&u->rec, u->cursor, &err), &err,
+                  "cursor_not_committed");
 }
 
 static void down_poll(kd_uplink *u);
@@ -696,12 +689,14 @@ json_t *kd_uplink_status_json(kd_app *app)
     const char *state = u->state == CLOUD_ONLINE    ? "online"
                         : u->state == CLOUD_OFFLINE ? "offline"
                                                     : "unknown";
-    return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "state", state, "uploader", may_upload(u),
-                     "pending_upload_ops", (json_int_t)pending, "last_upload_ms",
-                     (json_int_t)u->last_upload_ms, "offline_since_ms",
-                     (json_int_t)u->offline_since_ms, "ops_uploaded", (json_int_t)u->ops_uploaded,
-                     "downlink_cursor", (json_int_t)cursor, "changes_applied",
-                     (json_int_t)u->changes_applied);
+    return json_pack(
+        "{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "state", state, "uploader", may_upload(u),
+        "pending_upload_ops", (json_int_t)pending, "last_upload_ms", (json_int_t)u->last_upload_ms,
+        "offline_since_ms", (json_int_t)u->offline_since_ms, "ops_uploaded",
+        (json_int_t)u->ops_uploaded, "downlink_cursor", (json_int_t)cursor, "changes_applied",
+        (json_int_t)u->changes_applied, "retention_s", (json_int_t)app->cfg.cloud_retention_s,
+        "compacted_ops", (json_int_t)app->compacted_ops, "last_compaction_ms",
+        (json_int_t)app->compacted_at_ms);
 }
 
 int kd_uplink_start(kd_app *app, kassa_err *err)

@@ -74,6 +74,22 @@ static peer_link *up_link_to(const peer_mesh *m, const char *node, const peer_li
     return NULL;
 }
 
+int peer_mesh_acked(const peer_mesh *m, const char *node, oplog_vv *out, kassa_err *err)
+{
+    const peer_link *l = up_link_to(m, node, NULL);
+    if (!l)
+        return kassa_fail(err, KASSA_ENOTFOUND, "no link with %s", node);
+    for (size_t i = 0; i < l->sync.n; i++) {
+        const peer_origin *o = &l->sync.o[i];
+        if (o->acked == 0)
+            continue;
+        int rc = oplog_vv_set(out, o->origin, o->acked, err);
+        if (rc != KASSA_OK)
+            return rc;
+    }
+    return KASSA_OK;
+}
+
 void peer_mesh_linked(const peer_mesh *m, wire_linked *out)
 {
     out->n = 0;

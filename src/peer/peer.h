@@ -115,6 +115,11 @@ void peer_mesh_totals(const peer_mesh *m, peer_totals *out);
  * last_error}. NULL when out of memory. */
 json_t *peer_mesh_status(peer_mesh *m);
 
+/* The version vector node has acknowledged, as of its live link (its
+ * Hello and later Acks): out (initialised by the caller) gets each origin's
+ * seq. KASSA_ENOTFOUND when no link with node is up. */
+int peer_mesh_acked(const peer_mesh *m, const char *node, oplog_vv *out, kassa_err *err);
+
 /* Checks every link's peer certificate again (after the identity's CRL
  * changed) and closes those now refused. Returns how many were closed. */
 size_t peer_mesh_recheck(peer_mesh *m);

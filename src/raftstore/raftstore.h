@@ -10,10 +10,11 @@
  *  - raftstore_persist: step 1 of handling a ready, in one durable
  *    transaction, before any of its messages may leave.
  *
- * Snapshots: nobody compacts in this version, so an honest leader never
- * sends one; one received (the applied state is empty) drops the log it
- * covers. A stored log that starts past index 1 has lost its snapshot and
- * is refused.
+ *  - raftstore_compact: replaces the log's applied prefix with a snapshot
+ *    of the embedding's applied state, so the log stays bounded.
+ *
+ * The snapshot (data, index, term, configuration) is stored beside the
+ * log; a stored log that does not start right after it is refused.
  */
 #ifndef KASSA_RAFTSTORE_H
 #define KASSA_RAFTSTORE_H
@@ -25,6 +26,8 @@
 typedef struct raftstore_log {
     size_t n;
     raft_entry entries[RAFT_LOG_MAX];
+    size_t snapshot_len;
+    uint8_t snapshot[RAFT_SNAPSHOT_MAX];
 } raftstore_log;
 
 /* Fills *out (pointing into *log) from t's storage, with founding as the
@@ -32,6 +35,9 @@ typedef struct raftstore_log {
  * state. The caller may still adjust *out before raft_new. */
 int raftstore_restore(term *t, const raft_conf *founding, raftstore_log *log, raft_restored *out,
                       kassa_err *err);
+
+/* Reads a configuration as stored with a snapshot (ids joined by ','). */
+int raftstore_conf_parse(const char *text, raft_conf *conf, kassa_err *err);
 
 /* Room for the entries of one ready (allocate it). */
 typedef struct raftstore_scratch {
@@ -41,5 +47,11 @@ typedef struct raftstore_scratch {
 /* Persists what rd asks for (snapshot, entries, hard state) in one durable
  * transaction. */
 int raftstore_persist(term *t, const raft_ready *rd, raftstore_scratch *scratch, kassa_err *err);
+
+/* Compacts r's log up to upto_index (applied, and past the current
+ * snapshot) with data as the applied state there, and stores the snapshot
+ * (dropping the entries it covers) in one durable transaction. */
+int raftstore_compact(term *t, raft *r, uint64_t upto_index, const uint8_t *data, size_t len,
+                      kassa_err *err);
 
 #endif

@@ -122,6 +122,18 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
      * Raft group (storerec records); every member keeps the same. */
     "CREATE TABLE cloud_acked(origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE cloud_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+
+    /* 8: local compaction (docs/CLOUD.md, "Compaction"). Operations up to
+     * an origin's base_seq were dropped once the cloud and every terminal
+     * held them; base_hash is the hash of the last one dropped, where the
+     * chain of what is left continues (NULL: nothing dropped). */
+    "ALTER TABLE origins ADD COLUMN base_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE origins ADD COLUMN base_hash BLOB;"
+    /* The Raft log's compacted prefix: the snapshot of the applied store
+     * records (what a follower too far behind receives), its index, term
+     * and configuration (member ids joined by ','). */
+    "CREATE TABLE raft_snapshot(id INTEGER PRIMARY KEY CHECK(id = 1), idx INTEGER NOT NULL,"
+    "  term INTEGER NOT NULL, conf TEXT NOT NULL, data BLOB NOT NULL);",
 };
 
 int store_error(store *s, int rc, const char *what, kassa_err *err)

@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 /* The schema version this binary writes; migrations live in store.c. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_STMT_CACHE_MAX 128
 /* Small pages: a sale touches ~8 b-tree pages (log, chain head, sale,
  * stock per line, drawer, index), and every touched page goes to the WAL

@@ -10,20 +10,32 @@ const char *storerec_type_name(int type)
         return "cloud_ack";
     case STOREREC_CLOUD_CURSOR:
         return "cloud_cursor";
+    case STOREREC_COMPACT:
+        return "compact";
     default:
         return "unknown";
     }
 }
 
-int storerec_encode_cloud_ack(kbuf *b, const oplog_vv *vv, kassa_err *err)
+static int encode_vv(kbuf *b, storerec_type type, const oplog_vv *vv, kassa_err *err)
 {
-    kbuf_put_u8(b, STOREREC_CLOUD_ACK);
+    kbuf_put_u8(b, (uint8_t)type);
     kbuf_put_uvarint(b, vv->n);
     for (size_t i = 0; i < vv->n; i++) {
         kbuf_put_str(b, vv->e[i].origin);
         kbuf_put_uvarint(b, vv->e[i].seq);
     }
     return b->oom ? kassa_fail(err, KASSA_ENOMEM, "out of memory") : KASSA_OK;
+}
+
+int storerec_encode_cloud_ack(kbuf *b, const oplog_vv *vv, kassa_err *err)
+{
+    return encode_vv(b, STOREREC_CLOUD_ACK, vv, err);
+}
+
+int storerec_encode_compact(kbuf *b, const oplog_vv *horizon, kassa_err *err)
+{
+    return encode_vv(b, STOREREC_COMPACT, horizon, err);
 }
 
 int storerec_encode_cloud_cursor(kbuf *b, uint64_t cursor, kassa_err *err)
@@ -73,6 +85,7 @@ int storerec_decode(const uint8_t *p, size_t n, storerec *rec, kassa_err *err)
     int rc;
     switch (type) {
     case STOREREC_CLOUD_ACK:
+    case STOREREC_COMPACT:
         if ((rc = decode_vv(&r, &rec->vv, err)) != KASSA_OK)
             return rc;
         break;
@@ -92,4 +105,33 @@ int storerec_decode(const uint8_t *p, size_t n, storerec *rec, kassa_err *err)
 void storerec_free(storerec *rec)
 {
     oplog_vv_free(&rec->vv);
+}
+
+void storerec_snapshot_add(kbuf *snap, const kbuf *rec)
+{
+    kbuf_put_bytes(snap, rec->data, rec->len);
+}
+
+int storerec_snapshot_each(const uint8_t *p, size_t n,
+                           int (*fn)(const storerec *rec, void *ctx, kassa_err *err), void *ctx,
+                           kassa_err *err)
+{
+    kreader r;
+    kreader_init(&r, p, n);
+    for (size_t i = 0; kreader_left(&r) > 0; i++) {
+        const uint8_t *rec_bytes;
+        size_t rec_len;
+        if (i >= STOREREC_SNAPSHOT_RECORDS_MAX)
+            return corrupt(err, "too many records in a snapshot");
+        if (!kreader_bytes(&r, STOREREC_MAX_BYTES, &rec_bytes, &rec_len))
+            return corrupt(err, "snapshot record length");
+        storerec rec;
+        int rc = storerec_decode(rec_bytes, rec_len, &rec, err);
+        if (rc == KASSA_OK)
+            rc = fn(&rec, ctx, err);
+        storerec_free(&rec);
+        if (rc != KASSA_OK)
+            return rc;
+    }
+    return KASSA_OK;
 }

@@ -100,8 +100,8 @@ static void verify_end(term_verify_report *rep, const verify_origin *v)
 int term_log_verify(term *t, term_verify_report *rep, kassa_err *err)
 {
     static const char SQL[] =
-        "SELECT o.name, p.seq, p.hlc, p.kind, p.payload, p.hash, o.head_seq, o.head_hash "
-        "FROM origins o LEFT JOIN ops p ON p.origin = o.id "
+        "SELECT o.name, p.seq, p.hlc, p.kind, p.payload, p.hash, o.head_seq, o.head_hash, "
+        "o.base_seq, o.base_hash FROM origins o LEFT JOIN ops p ON p.origin = o.id "
         "WHERE o.head_seq > 0 OR p.seq IS NOT NULL ORDER BY o.name, p.seq";
     memset(rep, 0, sizeof *rep);
     rep->ok = true;
@@ -117,10 +117,16 @@ int term_log_verify(term *t, term_verify_report *rep, kassa_err *err)
             verify_end(rep, &v);
             memset(&v, 0, sizeof v);
             snprintf(v.name, sizeof v.name, "%s", name);
-            v.expect_seq = 1;
+            /* After compaction the chain continues from the base: the
+             * hash of the last operation dropped. */
+            v.expect_seq = (uint64_t)sqlite3_column_int64(st, 8) + 1;
             v.head_seq = (uint64_t)sqlite3_column_int64(st, 6);
             if (sqlite3_column_bytes(st, 7) == OPLOG_HASH_SIZE)
                 memcpy(v.head_hash, sqlite3_column_blob(st, 7), OPLOG_HASH_SIZE);
+            if (v.expect_seq > 1 && sqlite3_column_bytes(st, 9) == OPLOG_HASH_SIZE)
+                memcpy(v.prev, sqlite3_column_blob(st, 9), OPLOG_HASH_SIZE);
+            else if (v.expect_seq > 1)
+                verify_bad(rep, name, v.expect_seq - 1, "compacted without a base hash");
             rep->origins++;
         }
         if (!rep->ok || sqlite3_column_type(st, 1) == SQLITE_NULL)
@@ -159,11 +165,13 @@ int term_log_verify(term *t, term_verify_report *rep, kassa_err *err)
 int term_status_get(term *t, term_status *s, kassa_err *err)
 {
     static const char OPS[] = "SELECT coalesce(sum(head_seq), 0) FROM origins";
+    static const char HELD[] = "SELECT coalesce(sum(head_seq - base_seq), 0) FROM origins";
     static const char PENDING[] = "SELECT count(*) FROM pending";
     static const char SALES[] = "SELECT count(*) FROM sales";
     memset(s, 0, sizeof *s);
     int rc;
     if ((rc = term_count(t, OPS, &s->ops, err)) != KASSA_OK ||
+        (rc = term_count(t, HELD, &s->ops_held, err)) != KASSA_OK ||
         (rc = term_count(t, PENDING, &s->pending, err)) != KASSA_OK ||
         (rc = term_count(t, SALES, &s->sales, err)) != KASSA_OK)
         return rc;

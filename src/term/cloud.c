@@ -32,10 +32,9 @@ int term_cloud_ack_merge(term *t, const oplog_vv *vv, kassa_err *err)
     return term_in_tx(t, ack_tx, &c, err);
 }
 
-int term_cloud_acked(term *t, oplog_vv *out, kassa_err *err)
+int term_vv_query(term *t, const char *sql, oplog_vv *out, const char *what, kassa_err *err)
 {
-    static const char SQL[] = "SELECT origin, seq FROM cloud_acked ORDER BY origin";
-    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    sqlite3_stmt *st = store_stmt(&t->st, sql, err);
     if (!st)
         return err->code;
     int rc, set = KASSA_OK;
@@ -45,7 +44,13 @@ int term_cloud_acked(term *t, oplog_vv *out, kassa_err *err)
     sqlite3_reset(st);
     if (set != KASSA_OK)
         return set;
-    return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, "cloud ack", err);
+    return rc == SQLITE_DONE ? KASSA_OK : store_error(&t->st, rc, what, err);
+}
+
+int term_cloud_acked(term *t, oplog_vv *out, kassa_err *err)
+{
+    static const char SQL[] = "SELECT origin, seq FROM cloud_acked ORDER BY origin";
+    return term_vv_query(t, SQL, out, "cloud ack", err);
 }
 
 int term_cloud_pending(term *t, uint64_t *ops, kassa_err *err)

@@ -505,8 +505,9 @@ int term_card_payment_get(term *t, const char *id, term_card_payment *out, kassa
 
 int term_pay_review_count(term *t, size_t *n, kassa_err *err)
 {
-    static const char SQL[] = "SELECT count(*) FROM card_payments WHERE outcome IN (2, 3, 5) "
-                              "AND resolved_hlc = 0";
+    static const char SQL[] =
+        "SELECT count(*) FROM card_payments WHERE " TERM_SQL_REVIEW_OUTCOMES " "
+        "AND resolved_hlc = 0";
     return term_count(t, SQL, n, err);
 }
 
@@ -514,7 +515,7 @@ int term_pay_review_each(term *t, bool with_resolved, term_card_payment_cb cb, v
                          kassa_err *err)
 {
     static const char SQL[] = "SELECT " CARD_COLUMNS " FROM card_payments "
-                              "WHERE outcome IN (2, 3, 5) AND (?1 OR resolved_hlc = 0) "
+                              "WHERE " TERM_SQL_REVIEW_OUTCOMES " AND (?1 OR resolved_hlc = 0) "
                               "ORDER BY outcome_hlc, id";
     _Static_assert(OPLOG_PAY_DECLINED == 2 && OPLOG_PAY_EXPIRED == 3 &&
                        OPLOG_PAY_REFUND_DECLINED == 5,

@@ -138,6 +138,64 @@ int term_raft_compact(term *t, uint64_t index, kassa_err *err)
     return term_in_tx(t, compact_tx, &index, err);
 }
 
+static int snapshot_tx(term *t, void *ctx, kassa_err *err)
+{
+    static const char SQL[] = "INSERT OR REPLACE INTO raft_snapshot(id, idx, term, conf, data) "
+                              "VALUES(1, ?1, ?2, ?3, ?4)";
+    const term_raft_snapshot *snap = ctx;
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, (int64_t)snap->index);
+    sqlite3_bind_int64(st, 2, (int64_t)snap->term);
+    sqlite3_bind_text(st, 3, snap->conf, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, snap->len ? (const void *)snap->data : "", (int)snap->len,
+                      SQLITE_STATIC);
+    int rc = store_step_done(&t->st, st, "raft snapshot", err);
+    uint64_t index = snap->index;
+    return rc == KASSA_OK ? compact_tx(t, &index, err) : rc;
+}
+
+int term_raft_snapshot_save(term *t, const term_raft_snapshot *snap, kassa_err *err)
+{
+    if (snap->index == 0 || snap->index > INT64_MAX || snap->term > INT64_MAX ||
+        snap->len > TERM_RAFT_SNAPSHOT_MAX_BYTES || !memchr(snap->conf, 0, sizeof snap->conf))
+        return kassa_fail(err, KASSA_EINVAL, "raft snapshot: out of range");
+    return term_in_tx(t, snapshot_tx, (void *)snap, err);
+}
+
+int term_raft_snapshot_load(term *t, term_raft_snapshot *snap, kbuf *data, kassa_err *err)
+{
+    static const char SQL[] = "SELECT idx, term, conf, data FROM raft_snapshot WHERE id = 1";
+    memset(snap, 0, sizeof *snap);
+    kbuf_reset(data);
+    sqlite3_stmt *st = store_stmt(&t->st, SQL, err);
+    if (!st)
+        return err->code;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snap->index = (uint64_t)sqlite3_column_int64(st, 0);
+        snap->term = (uint64_t)sqlite3_column_int64(st, 1);
+        size_t conf_len = (size_t)sqlite3_column_bytes(st, 2);
+        size_t len = (size_t)sqlite3_column_bytes(st, 3);
+        if (conf_len >= sizeof snap->conf || len > TERM_RAFT_SNAPSHOT_MAX_BYTES) {
+            sqlite3_reset(st);
+            return kassa_fail(err, KASSA_ECORRUPT, "raft snapshot: too large");
+        }
+        memcpy(snap->conf, sqlite3_column_text(st, 2), conf_len);
+        snap->conf[conf_len] = 0;
+        kbuf_put(data, sqlite3_column_blob(st, 3), len);
+        snap->len = len;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_error(&t->st, rc, "raft snapshot", err);
+    if (data->oom)
+        return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    snap->data = data->data;
+    return KASSA_OK;
+}
+
 typedef struct starts_ctx {
     uint64_t now_ms;
     uint32_t count;

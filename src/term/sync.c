@@ -143,6 +143,14 @@ static int check_duplicate(term *t, int64_t origin_id, const oplog_op *op, kassa
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_error(&t->st, rc, "import", err);
+    if (rc == SQLITE_DONE) {
+        /* Compacted: its bytes are gone, so it cannot be compared; it is
+         * below the base, so it is one we held. */
+        uint64_t base_seq;
+        if ((rc = term_origin_base(t, op->origin, &base_seq, err)) != KASSA_OK)
+            return rc;
+        same = op->seq <= base_seq;
+    }
     if (!same)
         return kassa_fail(err, KASSA_ECONFLICT,
                           "operation %s/%llu differs from the one already held: the origin's "

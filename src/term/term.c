@@ -433,6 +433,13 @@ int term_load_sale(term *t, const oplog_sale_ref *ref, int64_t *origin_id, oplog
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
+        uint64_t base_seq = 0;
+        if (rc == SQLITE_DONE && term_origin_base(t, ref->origin, &base_seq, NULL) == KASSA_OK &&
+            ref->seq <= base_seq)
+            return kassa_fail(err, KASSA_ECONFLICT,
+                              "sale %s is older than the retention period and no longer held "
+                              "here: refund it through head office",
+                              id);
         if (rc == SQLITE_DONE)
             return kassa_fail(err, KASSA_ENOTFOUND, "unknown sale %s", id);
         return store_error(&t->st, rc, "load sale", err);

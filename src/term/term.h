@@ -407,6 +407,24 @@ int term_raft_save(term *t, const term_raft_hard *hs, const term_raft_entry *ent
 /* Drops log entries up to and including index (after a snapshot). */
 int term_raft_compact(term *t, uint64_t index, kassa_err *err);
 
+/* The log's compacted prefix: index and term of its last entry, the
+ * configuration then (member ids joined by ','), and the snapshot data. */
+#define TERM_RAFT_CONF_MAX_BYTES 1024
+#define TERM_RAFT_SNAPSHOT_MAX_BYTES 65536
+typedef struct term_raft_snapshot {
+    uint64_t index, term;
+    char conf[TERM_RAFT_CONF_MAX_BYTES];
+    const uint8_t *data; /* borrowed */
+    size_t len;
+} term_raft_snapshot;
+
+/* In one durable transaction: replaces the stored snapshot with snap and
+ * drops the log entries it covers. */
+int term_raft_snapshot_save(term *t, const term_raft_snapshot *snap, kassa_err *err);
+/* The stored snapshot (index 0 when there is none); its data is copied
+ * into *data (reset first). */
+int term_raft_snapshot_load(term *t, term_raft_snapshot *snap, kbuf *data, kassa_err *err);
+
 /* Records that the daemon started at now_ms (wall clock) and gives how many
  * times it started in the last 24 hours, this one included: the stability
  * score of the Raft preference counts restarts. Keeps at most
@@ -553,6 +571,43 @@ int term_cloud_pending(term *t, uint64_t *ops, kassa_err *err);
 int term_cloud_cursor_merge(term *t, uint64_t cursor, kassa_err *err);
 int term_cloud_cursor(term *t, uint64_t *cursor, kassa_err *err);
 
+/* ---- local compaction (term/compact.c, docs/CLOUD.md "Compaction") ----
+ * The database stays bounded: operations every terminal of the store and
+ * the cloud hold, and older than the retention period, are dropped, with
+ * the projection rows that exist only for them (the sale, its returns, its
+ * settled card payments, audit and drawer entries). Each origin keeps a
+ * base (the seq and hash of the last dropped operation), so what is left
+ * still verifies as a chain. The store's Raft group commits one horizon
+ * for all members, so every terminal drops the same rows and their state
+ * digests stay equal.
+ *
+ * What changes once a sale is dropped: a void, return or receipt of it is
+ * refused (KASSA_ECONFLICT, "older than the retention period"); a copy of
+ * a dropped operation arriving again is a duplicate; a peer asking for
+ * operations below the base cannot be served (a terminal away for longer
+ * is not compacted past: the horizon waits for every roster member). */
+
+typedef struct term_compact_report {
+    size_t origins; /* origins whose base moved */
+    size_t ops;     /* operations dropped */
+    size_t sales;   /* sale rows dropped */
+} term_compact_report;
+
+/* The horizon compaction may reach: per origin of limit (what the cloud and
+ * every member acknowledged), the last operation at or below limit's seq
+ * whose timestamp is older than cutoff_ms (wall clock). Origins with
+ * nothing to drop are left out. out is initialised by the caller. */
+int term_compact_horizon(term *t, const oplog_vv *limit, int64_t cutoff_ms, oplog_vv *out,
+                         kassa_err *err);
+/* Drops every origin's operations up to horizon's seq (clamped to what is
+ * held: never past the head) and their projection rows, in one
+ * transaction. Applying the same horizon again changes nothing. */
+int term_compact(term *t, const oplog_vv *horizon, term_compact_report *rep, kassa_err *err);
+/* Every origin's base that moved (out initialised by the caller). */
+int term_compact_bases(term *t, oplog_vv *out, kassa_err *err);
+/* An origin's base: seq 0 when nothing of it was dropped. */
+int term_origin_base(term *t, const char *origin, uint64_t *base_seq, kassa_err *err);
+
 /* ---- checks ---- */
 
 /* A digest of every projection's value, independent of the order in which
@@ -570,7 +625,8 @@ typedef struct term_verify_report {
 int term_log_verify(term *t, term_verify_report *rep, kassa_err *err);
 
 typedef struct term_status {
-    size_t ops;
+    size_t ops;      /* every origin's operations, made or received */
+    size_t ops_held; /* of them, still in the log (not compacted) */
     size_t pending;
     size_t sales;
     int64_t db_size_bytes;

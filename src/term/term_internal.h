@@ -133,6 +133,14 @@ int term_in_tx(term *t, term_tx_fn fn, void *ctx, kassa_err *err);
  * is over, tells on_local_commit about committed local operations. */
 void term_after_tx(term *t, int rc);
 
+/* Runs a query of (origin name, seq) rows into a version vector (sql must
+ * be a static string). */
+int term_vv_query(term *t, const char *sql, oplog_vv *out, const char *what, kassa_err *err);
+
+/* Outcomes that put a card payment on the review list (oplog_pay_outcome:
+ * declined, expired, refund declined), for SQL over card_payments. */
+#define TERM_SQL_REVIEW_OUTCOMES "outcome IN (2, 3, 5)"
+
 /* Runs a single-integer query (sql must be a static string: it keys the
  * statement cache). */
 int term_count(term *t, const char *sql, size_t *n, kassa_err *err);

@@ -459,3 +459,18 @@ export function nextLogLine(cloud, what, pred, timeoutMs = 10000) {
     cloud.events.on('line', on);
   });
 }
+
+/**
+ * Ends a test file's terminals and world, then fails if a sanitizer report
+ * (a leak found at a SIGTERM exit, say) is in any kassad log.
+ */
+export async function destroyChecked(mesh, world) {
+  const reports = (mesh?.terms ?? []).filter((t) => /Sanitizer|runtime error:/.test(t.logText()))
+    .map((t) => `${t.store}/${t.node}: ${t.logText().slice(-3000)}`);
+  try {
+    await mesh?.destroy();
+  } finally {
+    await world?.destroy();
+  }
+  assert.deepEqual(reports, [], 'no sanitizer report in any kassad log');
+}

@@ -30,7 +30,7 @@ import { after, before, test } from 'node:test';
 import { Client, World, kassa } from './harness.mjs';
 import { Mesh, rng, sleep, waitFor } from '../peer/harness.mjs';
 import {
-  BackgroundSellers, assertCloudHoldsExactly, assertCloudSameHistory, cloudConfig, cloudOps, ingestLog,
+  BackgroundSellers, assertCloudHoldsExactly, destroyChecked, assertCloudSameHistory, cloudConfig, cloudOps, ingestLog,
   lockHeads, makeStore, nextLogLine, restartCloud, sellMany, sqliteValue, sortKeys,
 } from './storeutil.mjs';
 
@@ -53,17 +53,7 @@ before(async () => {
   admin = cloud.admin();
 });
 
-after(async () => {
-  // a sanitizer's report in a daemon's log (a leak found at a SIGTERM exit, say)
-  const reports = (mesh?.terms ?? []).filter((t) => /Sanitizer|runtime error:/.test(t.logText()))
-    .map((t) => `${t.store}/${t.node}: ${t.logText().slice(-3000)}`);
-  try {
-    await mesh?.destroy();
-  } finally {
-    await world?.destroy();
-  }
-  assert.deepEqual(reports, [], 'no sanitizer report in any kassad log');
-});
+after(() => destroyChecked(mesh, world));
 
 /** The kassa-cloud serving now (the last one started). */
 const current = () => world.clouds[world.clouds.length - 1];
@@ -118,10 +108,14 @@ test('a store of 3 linked terminals: every operation in the cloud exactly once, 
   assert.equal(sales.json.days.reduce((a, d) => a + d.sales, 0), 96, `the cloud's sales_daily: ${sales.text}`);
   // only the leader uploaded; it says so, the others do not
   const log = ingestLog(cloud, 'S1');
-  assert.deepEqual(Object.keys(log.nodes), [leader.node], `the batches came from the leader only: ${JSON.stringify(log)}`);
   assert.equal(log.stored, total(vv), 'stored once each');
   assert.equal(log.duplicates, 0, 'nothing sent twice');
-  for (const [node, c] of Object.entries(views)) {
+  // A loaded machine may starve a heartbeat and move the lead: then every
+  // node that uploaded must have led, and only the strict checks are left.
+  const leaders = s1.terms.filter((t) => /"event":"state","role":"leader"/.test(t.logText())).map((t) => t.node);
+  for (const n of Object.keys(log.nodes)) assert.ok(leaders.includes(n), `${n} uploaded without leading (leaders: ${leaders})`);
+  if (leaders.length === 1) assert.deepEqual(Object.keys(log.nodes), [leader.node], `the batches came from the leader only: ${JSON.stringify(log)}`);
+  for (const [node, c] of leaders.length === 1 ? Object.entries(views) : []) {
     assert.equal(c.uploader, node === leader.node, `${node}: uploader`);
     assert.equal(c.pending_upload_ops, 0, `${node}: pending`);
     if (node === leader.node) {

@@ -63,7 +63,7 @@ static void test_codec_rejects(void **state)
         const char *what;
     } BAD[] = {
         {"", 0, "empty"},
-        {"\x03\x00", 2, "unknown type"},
+        {"\x04\x00", 2, "unknown type"},
         {"\x01", 1, "origin count"},
         {"\x01\x02\x02T2\x05\x02T1\x03", 11, "origins out of order"},
         {"\x01\x02\x02T1\x05\x02T1\x03", 11, "origins out of order or repeated"},
