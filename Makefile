@@ -45,6 +45,13 @@ bench: build
 	@build/bench/checkout
 	@build/bench/sync
 	@build/bench/card
+	@build/bench/ai
+
+# Edge AI: single-thread inference latency (XNNPACK and the reference
+# kernels) and memory of person_detect and the product model.
+.PHONY: bench-ai
+bench-ai: build
+	@build/bench/ai
 
 # Card payments: checkout latency online and offline through both
 # simulators, and forwarding a backlog of 10,000 stored payments.

@@ -45,7 +45,11 @@ static const char USAGE[] =
     "  cashier add ID --name N --role cashier|supervisor|manager --pin PIN\n"
     "  cashier list                       cashiers (PINs are stored as Argon2id hashes)\n"
     "  audit                              supervised actions: voids, returns, overrides\n"
-    "  ca init|issue|revoke|crl --dir CA [--store S --node T] [--out DIR]  device certificates\n";
+    "  ca init|issue|revoke|crl --dir CA [--store S --node T] [--out DIR]  device certificates\n"
+    "  model keygen PREFIX | model sign --key SECRET MODEL.tflite MANIFEST.json  signed models\n"
+    "  model trust PUBKEY | model verify [--pub PUBKEY] DIR_OR_MANIFEST | model list\n"
+    "  model install DIR_OR_MANIFEST | model rollback NAME | model active NAME\n"
+    "  model run MODEL.tflite INPUT.raw   run a model on a raw input tensor, print the outputs\n";
 
 int cli_fail(const char *fmt, ...)
 {
@@ -193,6 +197,7 @@ static const struct {
     {"payments", cmd_payments},
     {"currency", cmd_currency},
     {"status", cmd_status},
+    {"model", cmd_model},
 };
 
 int main(int argc, char **argv)

@@ -45,7 +45,8 @@ int raftstore_restore(term *t, const raft_conf *founding, raftstore_log *log, ra
     if (rc == KASSA_OK && snap.len > sizeof log->snapshot)
         rc = kassa_fail(err, KASSA_ECORRUPT, "raft snapshot of %zu bytes", snap.len);
     if (rc == KASSA_OK) {
-        memcpy(log->snapshot, data.data, snap.len);
+        if (snap.len) /* an empty buffer has no data pointer */
+            memcpy(log->snapshot, data.data, snap.len);
         log->snapshot_len = snap.len;
     }
     kbuf_free(&data);

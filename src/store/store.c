@@ -120,8 +120,8 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     /* 7: the cloud (docs/CLOUD.md): what the cloud acknowledged, per origin,
      * and the downlink cursor applied, both as committed by the store's
      * Raft group (storerec records); every member keeps the same. */
-    "CREATE TABLE cloud_acked(origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE cloud_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    ("CREATE TABLE cloud_acked(origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
+     "CREATE TABLE cloud_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"),
 
     /* 8: local compaction (docs/CLOUD.md, "Compaction"). Operations up to
      * an origin's base_seq were dropped once the cloud and every terminal

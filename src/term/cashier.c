@@ -230,6 +230,25 @@ int term_audit_append(term *t, const char *action, const char *subject, const ch
     return term_append_local(t, OP_AUDIT, &t->scratch, NULL, err);
 }
 
+typedef struct audit_ctx {
+    const char *action, *subject, *detail;
+} audit_ctx;
+
+static int audit_tx(term *t, void *ctx, kassa_err *err)
+{
+    const audit_ctx *a = ctx;
+    return term_audit_append(t, a->action, a->subject, a->detail, err);
+}
+
+int term_audit_record(term *t, const char *action, const char *subject, const char *detail,
+                      kassa_err *err)
+{
+    if (!kassa_valid_id(action, OPLOG_SETTING_KEY_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "audit action: not an id");
+    audit_ctx a = {action, subject, detail};
+    return term_in_tx(t, audit_tx, &a, err);
+}
+
 static int drawer_open_tx(term *t, void *ctx, kassa_err *err)
 {
     return term_audit_append(t, "no_sale", "drawer", ctx, err);

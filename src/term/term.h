@@ -230,6 +230,14 @@ int term_stock_get(term *t, const char *sku, int64_t *qty, kassa_err *err);
 typedef int (*term_stock_cb)(const char *sku, int64_t qty, void *ctx);
 int term_stock_each(term *t, term_stock_cb cb, void *ctx, kassa_err *err);
 
+/* Records a decision for audit (the AI's and what the cashier made of it:
+ * action "ai_recognition", "voice_proposal", "fraud_decision" ...): one
+ * replicated audit operation for the current actor. subject at most
+ * OPLOG_AUDIT_SUBJECT_MAX bytes, detail at most OPLOG_AUDIT_DETAIL_MAX, no
+ * control characters. */
+int term_audit_record(term *t, const char *action, const char *subject, const char *detail,
+                      kassa_err *err);
+
 /* Opens the drawer without a sale: an audit operation (needs
  * t->actor.supervisor; reason 1..200 bytes). */
 int term_drawer_open(term *t, const char *reason, kassa_err *err);

