@@ -46,6 +46,18 @@ bench: build
 	@build/bench/sync
 	@build/bench/card
 	@build/bench/ai
+	@build/bench/fraud
+
+# Fraud scoring: features and XGBoost prediction per sale, in process.
+.PHONY: bench-fraud fraud-model
+bench-fraud: build
+	@build/bench/fraud
+
+# Retrains the fraud model from the synthetic generator (offline tooling:
+# scripts/deps-tools.sh installs what it needs; tests never retrain).
+fraud-model: build
+	@bash scripts/deps-tools.sh
+	@/usr/bin/python3 tools/fraud/run.py --build build
 
 # Edge AI: single-thread inference latency (XNNPACK and the reference
 # kernels) and memory of person_detect and the product model.
