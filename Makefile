@@ -53,6 +53,14 @@ bench: build
 bench-fraud: build
 	@build/bench/fraud
 
+# Retrains the product recognition model from rendered catalog images
+# (offline tooling; tests never retrain). Sign the result for the registry:
+# kassa model sign --key HEAD_OFFICE.key models/product/product.tflite models/product/manifest.json
+.PHONY: product-model
+product-model: build
+	@bash scripts/deps-tools.sh
+	@/usr/bin/python3 tools/product/train.py --out models/product --fixtures tests/fixtures/products
+
 # Retrains the fraud model from the synthetic generator (offline tooling:
 # scripts/deps-tools.sh installs what it needs; tests never retrain).
 fraud-model: build

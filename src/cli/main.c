@@ -45,6 +45,7 @@ static const char USAGE[] =
     "  cashier add ID --name N --role cashier|supervisor|manager --pin PIN\n"
     "  cashier list                       cashiers (PINs are stored as Argon2id hashes)\n"
     "  audit                              supervised actions: voids, returns, overrides\n"
+    "  recognize IMAGE [--model DIR] [--threshold T]  the product in a camera frame, or its barcode\n"
     "  ca init|issue|revoke|crl --dir CA [--store S --node T] [--out DIR]  device certificates\n"
     "  model keygen PREFIX | model sign --key SECRET MODEL.tflite MANIFEST.json  signed models\n"
     "  model trust PUBKEY | model verify [--pub PUBKEY] DIR_OR_MANIFEST | model list\n"
@@ -196,6 +197,7 @@ static const struct {
     {"ca", cmd_ca},
     {"payments", cmd_payments},
     {"currency", cmd_currency},
+    {"recognize", cmd_recognize},
     {"status", cmd_status},
     {"model", cmd_model},
 };
