@@ -187,6 +187,10 @@ mkdir "$DEMO/tls"
 for n in "${NODES[@]}"; do
     k ca issue --dir "$DEMO/ca" --store "$STORE" --node "$n" --out "$DEMO/tls/$n"
     k --data "$DEMO/$n" init --store "$STORE" --node "$n"
+    # Each terminal trusts head office's model key and installs the signed
+    # product model (signature, checksums, canaries, latency checked).
+    k --data "$DEMO/$n" model trust models/headoffice.pub
+    k --data "$DEMO/$n" model install models/product
 done
 # Catalog and staff on T1 only: replication brings them to T2 and T3.
 k --data "$DEMO/T1" catalog import data/demo/catalog.csv
@@ -318,6 +322,13 @@ cat <<MSG
 
   Scan with a barcode scanner (or type the digits and Enter) anywhere on
   the checkout screen, e.g. 4006381333931 (coffee). Ctrl-C stops everything.
+
+  Product recognition (every terminal, offline, the signed model of
+  models/product): the UI's "Camera" button sends a photo; or
+    TOKEN=\$(curl -s -X POST -d '{"cashier_id":"ann","pin":"1111"}' http://127.0.0.1:${API_PORTS[0]}/api/v1/sessions | sed 's/.*"token":"\([^"]*\)".*/\1/')
+    curl -s -H "Authorization: Bearer \$TOKEN" --data-binary @tests/fixtures/products/APL-1K_50014000.png \\
+      http://127.0.0.1:${API_PORTS[0]}/api/v1/recognize
+  or from the shell: $KASSA recognize tests/fixtures/products/APL-1K_50014000.png --model models/product
 
   Card payments (T1): the simulated reader answers with VISA 4111 1111 1111 1111
   unless another test card is presented first (docs/PAYMENTS.md lists them):

@@ -90,6 +90,13 @@ static const setting SETTINGS[] = {
     {"cloud", "retention_s", SET_INT, offsetof(kd_config, cloud_retention_s), 0, 1, 3650 * 86400},
     {"cloud", "compact_interval_s", SET_INT, offsetof(kd_config, cloud_compact_interval_s), 0, 0,
      86400},
+    {"ai", "camera", SET_STR, offsetof(kd_config, ai_camera), sizeof(((kd_config *)0)->ai_camera),
+     0, 0},
+    {"ai", "camera_width", SET_INT, offsetof(kd_config, ai_camera_width), 0, 16, 4096},
+    {"ai", "camera_height", SET_INT, offsetof(kd_config, ai_camera_height), 0, 16, 4096},
+    {"ai", "threshold_pct", SET_INT, offsetof(kd_config, ai_threshold_pct), 0, 0, 99},
+    {"ai", "max_image_bytes", SET_INT, offsetof(kd_config, ai_max_image_bytes), 0, 1024,
+     32 * 1024 * 1024},
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -137,6 +144,9 @@ void kd_config_defaults(kd_config *c)
     c->cloud_probe_max_ms = 60000;
     c->cloud_retention_s = 30 * 86400; /* also the return window: see docs/CLOUD.md */
     c->cloud_compact_interval_s = 3600;
+    c->ai_camera_width = 640;
+    c->ai_camera_height = 480;
+    c->ai_max_image_bytes = 8 * 1024 * 1024;
     c->log_level = JLOG_INFO;
 }
 

@@ -92,6 +92,11 @@ typedef struct kd_config {
      * compact_interval_s (0: never). */
     int64_t cloud_retention_s;
     int64_t cloud_compact_interval_s;
+    /* [ai]: product recognition (ai.c, docs/AI.md) */
+    char ai_camera[KD_PATH_MAX_BYTES]; /* V4L2 device; "" none */
+    int64_t ai_camera_width, ai_camera_height;
+    int64_t ai_threshold_pct; /* 0: the model's own */
+    int64_t ai_max_image_bytes;
     /* [log] */
     jlog_level log_level;
 } kd_config;

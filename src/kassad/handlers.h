@@ -38,6 +38,9 @@ void h_sale_get(kd_req *r);
 void h_sale_void(kd_req *r);
 void h_sale_return(kd_req *r);
 void h_drawer_open(kd_req *r);
+/* ai.c: product recognition */
+void h_recognize(kd_req *r);
+void h_recognize_confirm(kd_req *r);
 /* h_pay.c: card payments waiting, forwarding, the review list; drawer */
 void h_payments_pending(kd_req *r);
 void h_payments_forward(kd_req *r);

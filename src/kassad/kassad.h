@@ -60,6 +60,7 @@ typedef struct kd_app {
     struct kd_batch *batch;   /* checkouts waiting for their group commit */
     struct kd_pay *pay;       /* the card path (pay.h) */
     struct kd_uplink *uplink; /* uploads to the cloud (uplink.h); NULL: off */
+    struct kd_ai *ai;         /* product recognition (ai.h) */
     /* Local compaction (records.c, compact.c), since start. */
     uint64_t compacted_ops;
     int64_t compacted_at_ms; /* wall clock; 0: none */

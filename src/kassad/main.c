@@ -9,6 +9,7 @@
  * on a usage error.
  */
 #include "jlog/jlog.h"
+#include "kassad/ai.h"
 #include "kassad/batch.h"
 #include "kassad/clock.h"
 #include "kassad/coord.h"
@@ -123,6 +124,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
     kd_peers_reload(arg);
+    kd_ai_reload(arg); /* a model installed or rolled back meanwhile */
 }
 
 #define LOCK_FILE "kassad.lock"
@@ -188,7 +190,7 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
         return rc;
     if ((rc = kd_peers_start(app, err)) != KASSA_OK || (rc = kd_pay_start(app, err)) != KASSA_OK)
         return rc;
-    if ((rc = kd_coord_start(app, err)) != KASSA_OK)
+    if ((rc = kd_coord_start(app, err)) != KASSA_OK || (rc = kd_ai_start(app, err)) != KASSA_OK)
         return rc;
     return kd_uplink_start(app, err);
 }
@@ -196,6 +198,7 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
 static void app_close(kd_app *app)
 {
     kd_uplink_free(app);
+    kd_ai_free(app);
     kd_coord_free(app);
     kd_peers_free(app);
     /* TLS bufferevents freed above finish freeing in a deferred callback

@@ -54,6 +54,9 @@ static const kd_route ROUTES[] = {
     R(POST, "/api/v1/payments/review/{payment_id}/resolve", h_payment_resolve, AUTH | WRITES, NULL),
     R(GET, "/api/v1/stock", h_stock, AUTH, STOCK_QUERY),
     R(GET, "/api/v1/stock/chain", h_stock_chain, AUTH, STOCK_QUERY),
+    /* Each decision is recorded for audit: both write. */
+    R(POST, "/api/v1/recognize", h_recognize, AUTH | WRITES, NULL),
+    R(POST, "/api/v1/recognize/{decision_id}/confirm", h_recognize_confirm, AUTH | WRITES, NULL),
 };
 
 #undef R

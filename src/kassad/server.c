@@ -190,8 +190,12 @@ int kd_server_start(kd_app *app, kassa_err *err)
                                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                               EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_max_body_size(app->http,
-                             (ev_ssize_t)(app->cfg.max_body_size_bytes + KD_BODY_SLACK_BYTES));
+    /* JSON bodies are held to max_body_size_bytes by kd_req_body; the
+     * routes taking an image or audio check their own, larger limits. */
+    int64_t body_max = app->cfg.max_body_size_bytes;
+    if (app->cfg.ai_max_image_bytes > body_max)
+        body_max = app->cfg.ai_max_image_bytes;
+    evhttp_set_max_body_size(app->http, (ev_ssize_t)(body_max + KD_BODY_SLACK_BYTES));
     evhttp_set_max_headers_size(app->http, KD_HEADERS_MAX_BYTES);
     evhttp_set_timeout(app->http, (int)app->cfg.connection_timeout_s);
     evhttp_set_gencb(app->http, on_request, app);

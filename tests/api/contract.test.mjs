@@ -764,9 +764,21 @@ describe('cash rounding (CHF to 0.05)', () => {
   });
 });
 
+describe('product recognition (no model installed here: fallbacks)', () => {
+  test('POST /api/v1/recognize answers a fallback to the barcode; POST .../confirm records the answer once', async () => {
+    const png = fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'products', 'barcode_COF-250_4006381333931.png'));
+    const r = (await term.api('POST', '/api/v1/recognize', { token: ann, rawBody: png, headers: { 'content-type': 'image/png' }, expect: 200 })).json;
+    assert.equal(r.fallback, 'barcode');
+    assert.equal(r.barcode.sku, 'COF-250');
+    const c = (await term.api('POST', `/api/v1/recognize/${r.decision_id}/confirm`, { token: ann, body: { sku: 'COF-250' }, expect: 200 })).json;
+    assert.deepEqual(c, { decision_id: r.decision_id, accepted: false });
+    await term.api('POST', `/api/v1/recognize/${r.decision_id}/confirm`, { token: ann, body: {}, expect: 404 });
+  });
+});
+
 describe('coverage of the document', () => {
   test('every operation of the document was answered with a documented success in this file', () => {
-    assert.equal(OPERATIONS.length, 31, 'operations in openapi.yaml (update when the document grows)');
+    assert.equal(OPERATIONS.length, 33, 'operations in openapi.yaml (update when the document grows)');
     assert.deepEqual(uncovered(coverage.succeeded), []);
   });
 });

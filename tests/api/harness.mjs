@@ -362,6 +362,14 @@ export async function startTerminal({ staff = [], stock = {}, config = null, set
   }
 }
 
+/** Starts kassad again on a stopped terminal's data directory (a new port). */
+export async function restartTerminal(term) {
+  const args = term.args.slice(0, -2);
+  const again = await spawnKassad(term.tmp, term.dataDir, [...args, '--api-listen', `127.0.0.1:${await freePort()}`]);
+  if (!again.ok) throw new Error(again.error);
+  return again.term;
+}
+
 async function spawnKassad(tmp, dataDir, args) {
   const port = Number(args.at(-1).split(':')[1]);
   const logFile = path.join(tmp, 'kassad.log');

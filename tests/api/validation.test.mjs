@@ -10,9 +10,11 @@
 // so that a review item exists to be resolved.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  MALFORMED_JSON, OPERATIONS, assertUnchanged, deref, invalidRequestBodies, needsBearer, requestSchema,
+  MALFORMED_JSON, OPERATIONS, REPO, assertUnchanged, deref, invalidRequestBodies, needsBearer, requestSchema,
 } from './harness.mjs';
 import { CARDS, declinedOffline, openCart, startCardTerminal } from './payflow.mjs';
 
@@ -25,6 +27,7 @@ let spareReviewId; // another one, left open
 let cartId; // ann's cart with COF-250 x2 and MUG-KS x1 (price overridden later)
 let saleId; // a sale of COF-250 x3, NEWS-D x1 (returns)
 let voidId; // a sale of BAG-CL x1 (void: a sale with returns cannot be voided)
+let decisionId; // a recognition waiting for the cashier's answer
 const SUE = { id: 'sue', pin: '9999' };
 const MAX = { id: 'max', pin: '8888' };
 
@@ -62,6 +65,9 @@ before(async () => {
   const c2 = (await term.api('POST', '/api/v1/carts', { token: ann, expect: 201 })).json.cart_id;
   await term.api('POST', `/api/v1/carts/${c2}/lines`, { token: ann, body: { sku: 'BAG-CL' }, expect: 200 });
   voidId = (await term.api('POST', `/api/v1/carts/${c2}/checkout`, { token: ann, body: { tendered_minor: 500 }, expect: 201 })).json.sale_id;
+  // a recognition waiting for the cashier's answer (no model here: a fallback)
+  const png = fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'products', 'barcode_COF-250_4006381333931.png'));
+  decisionId = (await term.api('POST', '/api/v1/recognize', { token: ann, rawBody: png, headers: { 'content-type': 'image/png' }, expect: 200 })).json.decision_id;
 });
 after(async () => {
   await card?.stop();
@@ -91,6 +97,7 @@ const TARGETS = () => [
   ['POST', '/api/v1/drawer/float', '/api/v1/drawer/float', [{ amount_minor: 2000 }], 200],
   ['POST', '/api/v1/drawer/drop', '/api/v1/drawer/drop', [{ amount_minor: 500 }], 200],
   ['POST', '/api/v1/drawer/count', '/api/v1/drawer/count', [{ counted_minor: 1234 }], 200],
+  ['POST', '/api/v1/recognize/{decision_id}/confirm', `/api/v1/recognize/${decisionId}/confirm`, [{ sku: 'COF-250' }], 200],
   ['POST', '/api/v1/payments/review/{payment_id}/resolve', `/api/v1/payments/review/${encodeURIComponent(reviewId)}/resolve`,
     [{ manager: MAX, note: 'the customer paid in cash' }], 200],
   // Last: a void ends the sale; the checkout ends the cart.
