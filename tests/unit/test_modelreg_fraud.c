@@ -28,7 +28,7 @@
 #include "modelreg/modelreg.h"
 
 #define PATH_SIZE 512
-/* The committed manifest's budget is 1 ms (scoring takes ~10 µs); the
+/* The committed manifest's budget is 20 ms (scoring takes ~10 µs); the
  * tests that are not about the budget allow a preempted run more. */
 #define TEST_BUDGET_MS 100.0
 
