@@ -188,9 +188,11 @@ for n in "${NODES[@]}"; do
     k ca issue --dir "$DEMO/ca" --store "$STORE" --node "$n" --out "$DEMO/tls/$n"
     k --data "$DEMO/$n" init --store "$STORE" --node "$n"
     # Each terminal trusts head office's model key and installs the signed
-    # product model (signature, checksums, canaries, latency checked).
+    # models (signature, checksums, canaries, latency checked): product
+    # recognition and fraud scoring.
     k --data "$DEMO/$n" model trust models/headoffice.pub
     k --data "$DEMO/$n" model install models/product
+    k --data "$DEMO/$n" model install models/fraud
 done
 # Catalog and staff on T1 only: replication brings them to T2 and T3.
 k --data "$DEMO/T1" catalog import data/demo/catalog.csv

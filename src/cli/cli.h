@@ -67,6 +67,7 @@ int cmd_payments(cli *c);
 int cmd_currency(cli *c);
 int cmd_recognize(cli *c);
 int cmd_model(cli *c);
+int cmd_review(cli *c);
 /* `drawer float|drop|count AMOUNT`, `drawer events` (cmd_pay.c). */
 int cli_drawer_move(cli *c, const char *action);
 

@@ -45,6 +45,8 @@ static const char USAGE[] =
     "  cashier add ID --name N --role cashier|supervisor|manager --pin PIN\n"
     "  cashier list                       cashiers (PINs are stored as Argon2id hashes)\n"
     "  audit                              supervised actions: voids, returns, overrides\n"
+    "  review list [--all]                fraud decisions and oversold SKUs, for the supervisor\n"
+    "  review resolve ID accept|adjust|flag [--qty N] [--sale SALE_ID] [--note TEXT] [--by ID]\n"
     "  recognize IMAGE [--model DIR] [--threshold T]  the product in a camera frame, or its barcode\n"
     "  ca init|issue|revoke|crl --dir CA [--store S --node T] [--out DIR]  device certificates\n"
     "  model keygen PREFIX | model sign --key SECRET MODEL.tflite MANIFEST.json  signed models\n"
@@ -200,6 +202,7 @@ static const struct {
     {"recognize", cmd_recognize},
     {"status", cmd_status},
     {"model", cmd_model},
+    {"review", cmd_review},
 };
 
 int main(int argc, char **argv)

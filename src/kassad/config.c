@@ -97,6 +97,14 @@ static const setting SETTINGS[] = {
     {"ai", "threshold_pct", SET_INT, offsetof(kd_config, ai_threshold_pct), 0, 0, 99},
     {"ai", "max_image_bytes", SET_INT, offsetof(kd_config, ai_max_image_bytes), 0, 1024,
      32 * 1024 * 1024},
+    {"fraud", "enabled", SET_INT, offsetof(kd_config, fraud_enabled), 0, 0, 1},
+    {"fraud", "model", SET_STR, offsetof(kd_config, fraud_model),
+     sizeof(((kd_config *)0)->fraud_model), 0, 0},
+    {"fraud", "review_at_bp", SET_INT, offsetof(kd_config, fraud_review_at_bp), 0, 0, 10000},
+    {"fraud", "supervisor_at_bp", SET_INT, offsetof(kd_config, fraud_supervisor_at_bp), 0, 0,
+     10000},
+    {"fraud", "refuse_offline_card_at_bp", SET_INT,
+     offsetof(kd_config, fraud_refuse_offline_card_at_bp), 0, 0, 10000},
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -147,6 +155,8 @@ void kd_config_defaults(kd_config *c)
     c->ai_camera_width = 640;
     c->ai_camera_height = 480;
     c->ai_max_image_bytes = 8 * 1024 * 1024;
+    c->fraud_enabled = 1;
+    snprintf(c->fraud_model, sizeof c->fraud_model, "fraud");
     c->log_level = JLOG_INFO;
 }
 
@@ -317,6 +327,12 @@ int kd_config_finish(kd_config *c, kassa_err *err)
     if (c->forward_retry_max_ms < c->forward_retry_min_ms)
         return kassa_fail(err, KASSA_EINVAL,
                           "[payments] forward_retry_max_ms must be at least forward_retry_min_ms");
+    if (!kassa_valid_id(c->fraud_model, KASSA_ID_MAX))
+        return kassa_fail(err, KASSA_EINVAL, "[fraud] model: expected a model name");
+    if (c->fraud_review_at_bp && c->fraud_supervisor_at_bp &&
+        c->fraud_review_at_bp > c->fraud_supervisor_at_bp)
+        return kassa_fail(err, KASSA_EINVAL,
+                          "[fraud] review_at_bp must be at most supervisor_at_bp");
     if (!c->peer_listen[0])
         return KASSA_OK;
     if (kd_split_addr(c->peer_listen, c->peer_listen_host, &c->peer_listen_port, &why) != KASSA_OK)

@@ -97,6 +97,13 @@ typedef struct kd_config {
     int64_t ai_camera_width, ai_camera_height;
     int64_t ai_threshold_pct; /* 0: the model's own */
     int64_t ai_max_image_bytes;
+    /* [fraud]: the fraud scorer (docs/FRAUD.md, "In kassad"); thresholds
+     * in basis points of probability, 0: the model manifest's policy */
+    int64_t fraud_enabled;
+    char fraud_model[KASSA_ID_MAX + 1]; /* the registry name of the model */
+    int64_t fraud_review_at_bp;
+    int64_t fraud_supervisor_at_bp;
+    int64_t fraud_refuse_offline_card_at_bp;
     /* [log] */
     jlog_level log_level;
 } kd_config;

@@ -8,6 +8,7 @@
 #include "kassad/auth.h"
 #include "kassad/clock.h"
 #include "kassad/batch.h"
+#include "kassad/fraud.h"
 #include "kassad/handlers.h"
 #include "kassad/pay.h"
 #include "kassad/reply.h"
@@ -144,6 +145,7 @@ void h_cart_delete(kd_req *r)
     kd_cart *c = find_idle_cart(r);
     if (!c)
         return;
+    kd_fraud_cart_changed(r->app, r->session->cashier.id, &c->cart, NULL); /* lines voided */
     kd_carts_close(&r->app->carts, c);
     kd_reply_empty(r, 204);
 }
@@ -272,7 +274,9 @@ void h_cart_line_patch(kd_req *r)
         if (overrides) {
             jlog(JLOG_INFO, "cart", "price_override", "{s:s,s:s,s:s}", "sku", sku, "cashier",
                  r->session->cashier.id, "supervisor", approver.id);
+            kd_fraud_price_override(app, r->session->cashier.id, sku, price_override);
         }
+        kd_fraud_cart_changed(app, r->session->cashier.id, &c->cart, next); /* qty lowered */
         keep(r, c, next, &t, 200);
     }
     json_decref(body);
@@ -285,10 +289,12 @@ void h_cart_line_delete(kd_req *r)
         return;
     term_cart *next = stage(r->app, c);
     kassa_err err;
-    if (term_cart_remove(next, kd_req_param(r, 1), &err) != KASSA_OK)
+    if (term_cart_remove(next, kd_req_param(r, 1), &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
-    else
+    } else {
+        kd_fraud_cart_changed(r->app, r->session->cashier.id, &c->cart, next); /* a line void */
         price_and_keep(r, c, next, 200);
+    }
 }
 
 /* ---- checkout ---- */
@@ -297,6 +303,8 @@ static const kd_field CHECKOUT_FIELDS[] = {
     {"tendered_minor", KD_T_INT, true, 0, PRICING_AMOUNT_MAX, NULL},
     {"card_minor", KD_T_INT, false, 1, PRICING_AMOUNT_MAX, NULL},
     {"manager", KD_T_OBJECT, false, 0, 0, &KD_SUPERVISOR_SCHEMA},
+    /* approves a sale the fraud scorer sends to a supervisor (fraud.h) */
+    {"supervisor", KD_T_OBJECT, false, 0, 0, &KD_SUPERVISOR_SCHEMA},
 };
 static const kd_schema CHECKOUT = KD_SCHEMA(CHECKOUT_FIELDS);
 
@@ -320,6 +328,11 @@ void h_cart_checkout(kd_req *r)
     if (c->cart.n_lines == 0) {
         json_decref(body);
         kd_reply_error(r, 409, KD_E_CONFLICT, "the cart is empty");
+        return;
+    }
+    /* The fraud scorer decides before anything is recorded (fraud.h). */
+    if (kd_fraud_checkout(r, c, card, json_object_get(body, "supervisor")) != 0) {
+        json_decref(body);
         return;
     }
     if (card > 0) {
@@ -357,6 +370,7 @@ void h_cart_checkout(kd_req *r)
     jlog(JLOG_INFO, "sale", "sale", "{s:s,s:s,s:I,s:I}", "sale_id", id, "cashier",
          res->sale.cashier, "total_minor", (json_int_t)res->totals.total, "lines",
          (json_int_t)res->sale.n_lines);
+    kd_fraud_sold(app, c, &res->ref);
     term_sale_info info = {.ref = res->ref, .hlc = res->hlc, .total = res->totals.total};
     kd_batch_defer(r, kd_json_sale(app, &res->ref, &info, &res->sale), c);
 }

@@ -2,6 +2,7 @@
  * each approved by a supervisor in the same request. */
 #include "jlog/jlog.h"
 #include "kassad/auth.h"
+#include "kassad/fraud.h"
 #include "kassad/handlers.h"
 #include "kassad/pay.h"
 #include "kassad/reply.h"
@@ -195,10 +196,12 @@ void h_sale_void(kd_req *r)
     json_decref(body);
     term_refund rf;
     kassa_err err;
+    kd_fraud_void(r, &ref); /* scored before it runs (fraud.h) */
     if (term_void_ex(r->app->t, &ref, &rf, &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
         return;
     }
+    kd_fraud_action_done(r, id);
     log_action(r, "void", id, rf.total);
     if (rf.card > 0)
         kd_pay_nudge(r->app);
@@ -243,10 +246,12 @@ void h_sale_return(kd_req *r)
     oplog_sale_ref ret_ref;
     term_refund rf;
     kassa_err err;
+    kd_fraud_return(r, &ref, req); /* scored before it runs (fraud.h) */
     if (term_return_ex(app->t, &ref, req, &ret_ref, &rf, &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
         return;
     }
+    kd_fraud_action_done(r, id);
     char ret_id[SALE_ID_SIZE];
     oplog_sale_id(&ret_ref, ret_id, sizeof ret_id);
     log_action(r, "return", id, rf.total);
@@ -274,10 +279,12 @@ void h_drawer_open(kd_req *r)
         return;
     json_decref(body);
     kassa_err err;
+    kd_fraud_no_sale(r); /* scored before the drawer opens (fraud.h) */
     if (term_drawer_open(r->app->t, r->app->t->actor.reason, &err) != KASSA_OK) {
         kd_reply_kassa(r, &err);
         return;
     }
+    kd_fraud_action_done(r, "drawer");
     log_action(r, "no_sale", "drawer", 0);
     kd_reply_json(r, 200, json_pack("{s:b}", "opened", 1));
 }

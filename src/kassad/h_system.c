@@ -3,6 +3,7 @@
 #include "kassad/clock.h"
 #include "kassad/coord.h"
 #include "kassad/ai.h"
+#include "kassad/fraud.h"
 #include "kassad/handlers.h"
 #include "kassad/pay.h"
 #include "kassad/uplink.h"
@@ -78,14 +79,20 @@ void h_status(kd_req *r)
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p) online |= json_is_true(json_object_get(p, "connected"));
-    kd_reply_json(r, 200,
-                  json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:o,s:o,s:o,s:o}",
-                            "store", app->t->store_id, "node", app->t->node_id, "uptime_s",
-                            (json_int_t)uptime_s(app), "db_size_bytes",
-                            (json_int_t)st.db_size_bytes, "ops", (json_int_t)st.ops, "ops_held",
-                            (json_int_t)st.ops_held, "pending_ops", (json_int_t)st.pending, "sales",
-                            (json_int_t)st.sales, "online", online, "peers", peers, "leader",
-                            kd_coord_leader(app), "raft", kd_coord_status(app), "payments",
-                            kd_pay_status_json(app), "cloud", kd_uplink_status_json(app), "ai",
-                            kd_ai_status_json(app)));
+    json_t *out =
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:o,s:o,s:o}", "store",
+                  app->t->store_id, "node", app->t->node_id, "uptime_s", (json_int_t)uptime_s(app),
+                  "db_size_bytes", (json_int_t)st.db_size_bytes, "ops", (json_int_t)st.ops,
+                  "ops_held", (json_int_t)st.ops_held, "pending_ops", (json_int_t)st.pending,
+                  "sales", (json_int_t)st.sales, "online", online, "peers", peers, "leader",
+                  kd_coord_leader(app), "raft", kd_coord_status(app), "payments",
+                  kd_pay_status_json(app), "cloud", kd_uplink_status_json(app));
+    /* the fraud scorer: state, model version, decisions, flagged (fraud.h);
+     * product recognition (ai.h) */
+    if (out && (json_object_set_new(out, "fraud", kd_fraud_status_json(app)) != 0 ||
+                json_object_set_new(out, "ai", kd_ai_status_json(app)) != 0)) {
+        json_decref(out);
+        out = NULL;
+    }
+    kd_reply_json(r, 200, out);
 }

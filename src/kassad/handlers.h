@@ -50,6 +50,9 @@ void h_drawer_get(kd_req *r);
 void h_drawer_float(kd_req *r);
 void h_drawer_drop(kd_req *r);
 void h_drawer_count(kd_req *r);
+/* h_review.c: fraud decisions and post-merge triage (supervisors) */
+void h_review_list(kd_req *r);
+void h_review_resolve(kd_req *r);
 
 /* Shared JSON shapes (the contract's schemas of the same names). */
 json_t *kd_json_item(const term_item *it);

@@ -13,6 +13,7 @@
 #include "kassad/batch.h"
 #include "kassad/clock.h"
 #include "kassad/coord.h"
+#include "kassad/fraud.h"
 #include "kassad/housekeeping.h"
 #include "kassad/kassad.h"
 #include "kassad/pay.h"
@@ -119,12 +120,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     kd_server_shutdown(app);
 }
 
-/* SIGHUP: reload what may change under a running terminal (the CRL). */
+/* SIGHUP: reload what may change under a running terminal (the CRL, the
+ * fraud model). */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig, (void)what;
     kd_peers_reload(arg);
     kd_ai_reload(arg); /* a model installed or rolled back meanwhile */
+    kd_fraud_reload(arg);
 }
 
 #define LOCK_FILE "kassad.lock"
@@ -190,6 +193,8 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
         return rc;
     if ((rc = kd_peers_start(app, err)) != KASSA_OK || (rc = kd_pay_start(app, err)) != KASSA_OK)
         return rc;
+    if ((rc = kd_fraud_start(app, err)) != KASSA_OK)
+        return rc;
     if ((rc = kd_coord_start(app, err)) != KASSA_OK || (rc = kd_ai_start(app, err)) != KASSA_OK)
         return rc;
     return kd_uplink_start(app, err);
@@ -207,6 +212,7 @@ static void app_close(kd_app *app)
     if (app->base)
         event_base_loop(app->base, EVLOOP_NONBLOCK);
     kd_pay_free(app);
+    kd_fraud_free(app);
     kd_batch_free(app);
     kd_server_free(app);
     kd_housekeeping_free(app);

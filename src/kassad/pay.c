@@ -5,6 +5,7 @@
 #include "jlog/jlog.h"
 #include "kassad/batch.h"
 #include "kassad/clock.h"
+#include "kassad/fraud.h"
 #include "kassad/handlers.h"
 #include "kassad/housekeeping.h"
 #include "kassad/reply.h"
@@ -233,6 +234,9 @@ static void answer_error(kd_paying *py, int status, const char *code, const char
     va_end(ap);
     jlog(JLOG_INFO, "pay", "card_refused", "{s:s,s:s,s:s,s:I}", "payment_id", py->id, "reason",
          reason, "message", msg, "amount_minor", (json_int_t)py->amount);
+    /* A card attempt that did not become a sale (fraud.h). */
+    kd_fraud_card_failed(py->pay->app, py->cart, py->cashier, py->card.token, py->amount,
+                         status == 402, strcmp(reason, "offline_limit") == 0);
     json_t *e = json_pack("{s:s,s:s,s:s,s:s}", "code", code, "message", msg, "reason", reason,
                           "payment_id", py->id);
     if (e && override_possible)
@@ -275,6 +279,24 @@ static void complete_sale(kd_paying *py, int mode, const char *auth_code, const 
     kd_pay *p = py->pay;
     kd_app *app = p->app;
     kd_batch_commit(app); /* no other request's sale shares this transaction */
+    /* The fraud scorer decides now that the card is known (fraud.h). */
+    json_t *refusal;
+    int refused = kd_fraud_card_sale(app, py->cart, py->cashier, py->id, py->card.token, py->amount,
+                                     mode == OPLOG_CARD_OFFLINE, &refusal);
+    if (refused) {
+        kassa_err e2;
+        if (term_pay_abandon(app->t, py->id, "fraud_refused", &e2) != KASSA_OK) {
+            json_decref(refusal);
+            fail_storage(py, &e2);
+            return;
+        }
+        kd_fraud_card_failed(app, py->cart, py->cashier, py->card.token, py->amount, false,
+                             mode == OPLOG_CARD_OFFLINE);
+        answer(py, refused, refusal);
+        release(py);
+        kd_pay_nudge(app);
+        return;
+    }
     term_tender tender = {.cash = py->cash, .has_card = true};
     oplog_card_tender *c = &tender.card;
     snprintf(c->payment_id, sizeof c->payment_id, "%s", py->id);
@@ -307,6 +329,7 @@ static void complete_sale(kd_paying *py, int mode, const char *auth_code, const 
         kd_pay_nudge(app);
         return;
     }
+    kd_fraud_sold(app, py->cart, &res->ref);
     char id[KASSA_ID_MAX + 24];
     oplog_sale_id(&res->ref, id, sizeof id);
     jlog(JLOG_INFO, "sale", "sale", "{s:s,s:s,s:I,s:I,s:s,s:s,s:I}", "sale_id", id, "cashier",

@@ -5,6 +5,7 @@
 #include "jlog/jlog.h"
 #include "wire/wire.h"
 #include "kassad/coord.h"
+#include "kassad/fraud.h"
 #include "kassad/housekeeping.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ static void on_applied(void *ctx, size_t n_ops)
 {
     (void)n_ops;
     kd_housekeeping_wrote(ctx); /* the idle checkpoint covers peer writes too */
+    kd_fraud_applied(ctx);      /* scores the sales received, notes negative stock */
 }
 
 /* Writes peers.json atomically (temporary file, then rename): a reader

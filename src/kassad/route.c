@@ -12,6 +12,7 @@ static const char *const CATALOG_QUERY[] = {"q", "limit", NULL};
 static const char *const SALES_QUERY[] = {"limit", NULL};
 static const char *const STOCK_QUERY[] = {"sku", NULL};
 static const char *const REVIEW_QUERY[] = {"all", NULL};
+static const char *const FRAUD_REVIEW_QUERY[] = {"all", "limit", NULL};
 
 #define AUTH KD_ROUTE_AUTH
 #define WRITES KD_ROUTE_WRITES
@@ -57,6 +58,9 @@ static const kd_route ROUTES[] = {
     /* Each decision is recorded for audit: both write. */
     R(POST, "/api/v1/recognize", h_recognize, AUTH | WRITES, NULL),
     R(POST, "/api/v1/recognize/{decision_id}/confirm", h_recognize_confirm, AUTH | WRITES, NULL),
+    R(GET, "/api/v1/review", h_review_list, AUTH, FRAUD_REVIEW_QUERY),
+    /* A resolution checks a supervisor's PIN and writes operations. */
+    R(POST, "/api/v1/review/{review_id}/resolve", h_review_resolve, AUTH | WRITES, NULL),
 };
 
 #undef R

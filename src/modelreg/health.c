@@ -2,9 +2,13 @@
  * The health check a model passes on this terminal before it becomes
  * active: the runtime must load it, its tensors must be what the manifest
  * says, every canary must give its expected output within tolerance, and
- * the p99 invoke latency must be within the manifest's budget.
+ * the p99 invoke latency must be within the manifest's budget. A fraud
+ * model (input.preprocess.kind "fraud_features") runs in src/fraud's
+ * XGBoost scorer instead of the .tflite runtime.
  */
 #include "modelreg/modelreg_internal.h"
+
+#include "fraud/fraud.h"
 
 #include <assert.h>
 #include <math.h>
@@ -146,6 +150,24 @@ static double percentile(const double *sorted, size_t n, double p)
     return sorted[k ? k - 1 : 0];
 }
 
+/* Sorts the runs' samples into h's figures; the p99 must be within the
+ * budget. */
+static int latency_verdict(double *ms, int runs, double budget_ms, modelreg_health *h,
+                           kassa_err *err)
+{
+    assert(runs > 0);
+    qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
+    h->runs = (size_t)runs;
+    h->latency_p50_ms = percentile(ms, (size_t)runs, 0.50);
+    h->latency_p99_ms = percentile(ms, (size_t)runs, 0.99);
+    h->latency_max_ms = ms[runs - 1];
+    if (h->latency_p99_ms > budget_ms)
+        return kassa_fail(err, KASSA_ECONFLICT,
+                          "latency p99 %.3f ms over %d runs exceeds the budget %g ms",
+                          h->latency_p99_ms, runs, budget_ms);
+    return KASSA_OK;
+}
+
 static int measure(ai_model *model, const modelreg_manifest *m, int runs, modelreg_health *h,
                    kassa_err *err)
 {
@@ -160,18 +182,132 @@ static int measure(ai_model *model, const modelreg_manifest *m, int runs, modelr
         rc = ai_model_invoke(model, err);
         ms[i] = now_ms() - t0;
     }
-    if (rc == KASSA_OK) {
-        qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
-        h->runs = (size_t)runs;
-        h->latency_p50_ms = percentile(ms, (size_t)runs, 0.50);
-        h->latency_p99_ms = percentile(ms, (size_t)runs, 0.99);
-        h->latency_max_ms = ms[runs - 1];
-        if (h->latency_p99_ms > m->latency_budget_ms)
-            rc = kassa_fail(err, KASSA_ECONFLICT,
-                            "latency p99 %.3f ms over %d runs exceeds the budget %g ms",
-                            h->latency_p99_ms, runs, m->latency_budget_ms);
-    }
+    if (rc == KASSA_OK)
+        rc = latency_verdict(ms, runs, m->latency_budget_ms, h, err);
     free(ms);
+    return rc;
+}
+
+/* ---- fraud models: XGBoost trees scored by src/fraud (docs/FRAUD.md) ---- */
+
+#define FRAUD_KIND "fraud_features"
+#define FRAUD_RUNTIME "xgboost-1.7-json"
+
+/* A manifest whose input.preprocess.kind names the fraud features. */
+static bool is_fraud_manifest(const modelreg_manifest *m)
+{
+    const char *kind = json_string_value(json_object_get(m->preprocess, "kind"));
+    return kind && strcmp(kind, FRAUD_KIND) == 0;
+}
+
+/* What the fraud scorer needs of the manifest: one float32 input of the
+ * feature vector, one float32 output (the probability), the runtime and
+ * feature names it was trained with, and a policy fraud_decide accepts. */
+static int fraud_check_manifest(const modelreg_manifest *m, kassa_err *err)
+{
+    const json_t *pp = m->preprocess;
+    const char *runtime = json_string_value(json_object_get(pp, "runtime"));
+    if (!runtime || strcmp(runtime, FRAUD_RUNTIME) != 0)
+        return kassa_fail(err, KASSA_ECONFLICT, "preprocess.runtime: expected \"%s\"",
+                          FRAUD_RUNTIME);
+    if (m->input.dtype != AI_FLOAT32 || m->input.count != FRAUD_N_FEATURES || m->input.scale != 0 ||
+        m->input.zero_point != 0)
+        return kassa_fail(err, KASSA_ECONFLICT,
+                          "input: a fraud model takes %d float32 features without quantization",
+                          FRAUD_N_FEATURES);
+    if (m->output.dtype != AI_FLOAT32 || m->output.count != 1 || m->output.scale != 0 ||
+        m->output.zero_point != 0)
+        return kassa_fail(err, KASSA_ECONFLICT,
+                          "output: a fraud model gives one float32 probability");
+    const json_t *names = json_object_get(pp, "features");
+    if (!json_is_array(names) || json_array_size(names) != FRAUD_N_FEATURES)
+        return kassa_fail(err, KASSA_ECONFLICT, "preprocess.features: expected the %d names",
+                          FRAUD_N_FEATURES);
+    for (size_t i = 0; i < FRAUD_N_FEATURES; i++) {
+        const char *name = json_string_value(json_array_get(names, i));
+        if (!name || strcmp(name, fraud_feature_names[i]) != 0)
+            return kassa_fail(err, KASSA_ECONFLICT,
+                              "preprocess.features[%zu]: expected \"%s\" (this kassa's features)",
+                              i, fraud_feature_names[i]);
+    }
+    const json_t *policy = json_object_get(pp, "policy");
+    if (policy) {
+        fraud_policy p;
+        int rc = modelreg_fraud_policy(m, &p, err);
+        if (rc != KASSA_OK)
+            return rc;
+    }
+    return KASSA_OK;
+}
+
+int modelreg_fraud_policy(const modelreg_manifest *m, fraud_policy *out, kassa_err *err)
+{
+    assert(m && out);
+    fraud_policy_default(out);
+    const json_t *policy = json_object_get(m->preprocess, "policy");
+    if (!policy)
+        return KASSA_OK;
+    static const char *const KEYS[] = {"review_at", "supervisor_at", "refuse_offline_card_at"};
+    float *fields[] = {&out->review_at, &out->supervisor_at, &out->refuse_offline_card_at};
+    if (!json_is_object(policy) || json_object_size(policy) != KASSA_ARRAY_LEN(KEYS))
+        return kassa_fail(err, KASSA_ECONFLICT, "preprocess.policy: expected %s, %s and %s",
+                          KEYS[0], KEYS[1], KEYS[2]);
+    for (size_t i = 0; i < KASSA_ARRAY_LEN(KEYS); i++) {
+        const json_t *v = json_object_get(policy, KEYS[i]);
+        if (!json_is_number(v))
+            return kassa_fail(err, KASSA_ECONFLICT, "preprocess.policy.%s: expected a number",
+                              KEYS[i]);
+        *fields[i] = (float)json_number_value(v);
+    }
+    int rc = fraud_policy_check(out, err);
+    return rc == KASSA_OK ? rc : mr_prefix(err, "preprocess.policy", NULL);
+}
+
+static float fraud_probability(float margin)
+{
+    return (float)(1.0 / (1.0 + exp(-(double)margin)));
+}
+
+static int fraud_canary(fraud_model *model, const modelreg_canary *c, kassa_err *err)
+{
+    assert(c->input && c->expected_count == 1);
+    float x[FRAUD_N_FEATURES], margin;
+    memcpy(x, c->input, sizeof x);
+    int rc = fraud_model_margin(model, x, &margin, err);
+    if (rc != KASSA_OK)
+        return mr_prefix(err, "canary", c->name);
+    double p = (double)fraud_probability(margin), want = c->expected_float[0];
+    if (!(fabs(p - want) <= c->tolerance_abs))
+        return kassa_fail(err, KASSA_ECONFLICT, "canary %s: probability %.9g, expected %.9g ± %g",
+                          c->name, p, want, c->tolerance_abs);
+    return KASSA_OK;
+}
+
+static int fraud_health(const modelreg_bundle *b, int runs, modelreg_health *h, kassa_err *err)
+{
+    const modelreg_manifest *m = &b->m;
+    int rc = fraud_check_manifest(m, err);
+    if (rc != KASSA_OK)
+        return rc;
+    fraud_model *model = NULL;
+    if ((rc = fraud_model_load(b->model, (size_t)m->model_size_bytes, &model, err)) != KASSA_OK)
+        return mr_prefix(err, "the fraud scorer refuses the model", NULL);
+    for (size_t i = 0; rc == KASSA_OK && i < m->canary_count; i++)
+        rc = fraud_canary(model, &m->canaries[i], err);
+    double *ms = rc == KASSA_OK ? malloc((size_t)runs * sizeof *ms) : NULL;
+    if (rc == KASSA_OK && !ms)
+        rc = kassa_fail(err, KASSA_ENOMEM, "out of memory for %d latency samples", runs);
+    for (int i = 0; rc == KASSA_OK && i < runs; i++) {
+        float x[FRAUD_N_FEATURES], margin;
+        memcpy(x, m->canaries[(size_t)i % m->canary_count].input, sizeof x);
+        double t0 = now_ms();
+        rc = fraud_model_margin(model, x, &margin, err);
+        ms[i] = now_ms() - t0;
+    }
+    if (rc == KASSA_OK)
+        rc = latency_verdict(ms, runs, m->latency_budget_ms, h, err);
+    free(ms);
+    fraud_model_free(model);
     return rc;
 }
 
@@ -184,6 +320,8 @@ int modelreg_health_check(const modelreg_bundle *b, int runs, modelreg_health *o
     if (runs > MODELREG_MAX_RUNS)
         return kassa_fail(err, KASSA_EINVAL, "at most %d latency runs", MODELREG_MAX_RUNS);
     const modelreg_manifest *m = &b->m;
+    if (is_fraud_manifest(m))
+        return fraud_health(b, runs, out, err);
     ai_model *model = NULL;
     int rc = ai_model_load(b->model, (size_t)m->model_size_bytes, &model, err);
     if (rc != KASSA_OK)

@@ -1,9 +1,10 @@
 /*
  * modelreg: the terminal's signed model registry (docs/MODELS.md).
  *
- * A model arrives as a directory: a .tflite file, a JSON manifest (name,
- * monotonic version, the model's size and SHA-256, input and output tensor
- * specs, labels, canary inputs with expected outputs, a latency budget) and
+ * A model arrives as a directory: a .tflite file (or an XGBoost fraud
+ * model, docs/FRAUD.md), a JSON manifest (name, monotonic version, the
+ * model's size and SHA-256, input and output tensor specs, labels, canary
+ * inputs with expected outputs, a latency budget) and
  * an Ed25519 signature over the manifest's exact bytes. Because the manifest
  * holds every other file's SHA-256, one signature covers them all.
  *
@@ -32,6 +33,7 @@
 
 #include "ai/ai.h"
 #include "base/base.h"
+#include "fraud/fraud.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -195,8 +197,22 @@ typedef struct modelreg_health {
  * point equal the spec, labels count, every canary within tolerance, and
  * the p99 of `runs` invokes within the latency budget. A failure is
  * KASSA_ECONFLICT (the model disagrees with its manifest or its budget) or
- * the runtime's error, with the reason. */
+ * the runtime's error, with the reason.
+ *
+ * A fraud model (input.preprocess.kind "fraud_features", docs/FRAUD.md)
+ * runs in src/fraud's XGBoost scorer instead: preprocess.runtime
+ * "xgboost-1.7-json", float32 input of FRAUD_N_FEATURES features named
+ * as fraud_feature_names, one float32 output, a policy fraud_policy_check
+ * accepts (when given); fraud_model_load must accept the file, each
+ * canary's probability 1 / (1 + e^-margin) must be within tolerance_abs,
+ * and the p99 of fraud_model_margin within the budget (memory_bytes 0). */
 int modelreg_health_check(const modelreg_bundle *b, int runs, modelreg_health *out, kassa_err *err);
+
+/* The decision thresholds of a fraud model's manifest
+ * (input.preprocess.policy: review_at, supervisor_at,
+ * refuse_offline_card_at); fraud_policy_default when it has none.
+ * KASSA_ECONFLICT for a policy fraud_policy_check refuses. */
+int modelreg_fraud_policy(const modelreg_manifest *m, fraud_policy *out, kassa_err *err);
 
 /* ---- the registry of a data directory ---- */
 

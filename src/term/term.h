@@ -646,4 +646,154 @@ int term_status_get(term *t, term_status *st, kassa_err *err);
  * next to kassad) has committed to the database since the last call. */
 int term_data_version(term *t, int64_t *version, kassa_err *err);
 
+/* ---- review: fraud decisions and post-merge triage (term/triage.c) ----
+ * The supervisors' review list, the same on every terminal because it is
+ * made of replicated operations only (docs/FRAUD.md, "In kassad"):
+ *
+ *  - fraud decisions: kassad records every decision of the fraud scorer
+ *    other than a plain allow as an audit operation "fraud_decision"
+ *    (subject: the sale, or the refused cart; detail: the event, action,
+ *    outcome, probability and reason codes). Review id "fraud:ORIGIN-SEQ"
+ *    (the audit operation's own id).
+ *  - triage: a SKU whose stock is negative (two terminals sold the last
+ *    units while apart) is an item "stock:SKU" with the shortfall and the
+ *    contributing sales: walking the SKU's movements back from now in time
+ *    order, the sales made since its stock was last above zero (voided
+ *    sales count as never made), at most TERM_TRIAGE_WINDOW_MS back,
+ *    ranked by risk (the fraud probability recorded for the sale, else
+ *    the caller's score, else unknown) and then newest first.
+ *
+ * Resolutions are operations too: an audit "fraud_reviewed" (accept or
+ * flag a decision), "triage_accept", "triage_flag" (a contributing sale)
+ * or a stock count plus "triage_adjust" (the units counted on the shelf).
+ * A stock item is resolved while a resolution made since its oldest
+ * contributing sale covers its shortfall and its contributing sales; a
+ * sale arriving later (replication) opens it again. */
+
+#define TERM_REVIEW_ID_MAX 64 /* "fraud:ORIGIN-SEQ", "stock:SKU", NUL included */
+#define TERM_REVIEW_LIST_MAX 500
+#define TERM_REVIEW_NOTE_MAX 160
+#define TERM_FRAUD_REASONS_MAX 3
+#define TERM_FRAUD_FEATURE_MAX 31
+#define TERM_FRAUD_WORD_MAX 23
+#define TERM_TRIAGE_ITEMS_MAX 64 /* negative SKUs listed */
+#define TERM_TRIAGE_SALES_MAX 16 /* contributing sales listed per SKU (the newest) */
+#define TERM_TRIAGE_WINDOW_MS (7 * 24 * 60 * 60 * 1000LL)
+
+typedef struct term_fraud_reason {
+    char feature[TERM_FRAUD_FEATURE_MAX + 1];
+    double value;
+    double contribution; /* to the margin (> 0: towards fraud) */
+} term_fraud_reason;
+
+typedef struct term_fraud_decision {
+    char event[TERM_FRAUD_WORD_MAX + 1];   /* sale, void, return, no_sale */
+    char action[TERM_FRAUD_WORD_MAX + 1];  /* review, supervisor, refuse_offline_card */
+    char outcome[TERM_FRAUD_WORD_MAX + 1]; /* flagged, approved, refused */
+    double probability;
+    size_t n_reasons;
+    term_fraud_reason reasons[TERM_FRAUD_REASONS_MAX];
+} term_fraud_decision;
+
+/* The audit detail of a decision ("event=sale action=supervisor
+ * outcome=approved p=0.951 r=cart_line_voids:4:2.31,..."); words are
+ * [a-z0-9_], reasons dropped from the last until it fits. */
+int term_fraud_decision_format(const term_fraud_decision *d, char out[OPLOG_AUDIT_DETAIL_MAX + 1],
+                               kassa_err *err);
+/* KASSA_ECORRUPT for a detail that is not one (another version's). */
+int term_fraud_decision_parse(const char *detail, term_fraud_decision *d, kassa_err *err);
+/* One replicated "fraud_decision" audit operation for the current actor. */
+int term_fraud_decision_record(term *t, const char *subject, const term_fraud_decision *d,
+                               kassa_err *err);
+
+typedef struct term_review_resolution {
+    bool resolved;
+    hlc_ts hlc;
+    char origin[KASSA_ID_MAX + 1]; /* the terminal it was resolved on */
+    char action[16];               /* accept, adjust, flag */
+    char by[KASSA_ID_MAX + 1];     /* the supervisor (the cashier, "" for the CLI) */
+    char note[OPLOG_AUDIT_DETAIL_MAX + 1];
+    char sale[KASSA_ID_MAX + 24]; /* flag of a stock item: the sale */
+    int64_t counted;              /* adjust: the units counted */
+} term_review_resolution;
+
+typedef struct term_review_decision {
+    char id[TERM_REVIEW_ID_MAX];
+    oplog_sale_ref ref; /* the audit operation */
+    hlc_ts hlc;
+    char cashier[KASSA_ID_MAX + 1];
+    char supervisor[KASSA_ID_MAX + 1];
+    char subject[OPLOG_AUDIT_SUBJECT_MAX + 1];
+    bool parsed; /* false: d is empty, detail holds the text */
+    term_fraud_decision d;
+    char detail[OPLOG_AUDIT_DETAIL_MAX + 1];
+    term_review_resolution res;
+} term_review_decision;
+
+typedef int (*term_review_decision_cb)(const term_review_decision *d, void *ctx);
+/* Fraud decisions, newest first, at most limit (1..TERM_REVIEW_LIST_MAX);
+ * open ones only unless with_resolved. */
+int term_review_decisions(term *t, bool with_resolved, size_t limit, term_review_decision_cb cb,
+                          void *ctx, kassa_err *err);
+
+typedef struct term_triage_sale {
+    oplog_sale_ref ref;
+    hlc_ts hlc;
+    char cashier[KASSA_ID_MAX + 1];
+    int64_t qty; /* units of the SKU */
+    double risk; /* fraud probability; NaN when unknown */
+    bool flagged;
+} term_triage_sale;
+
+typedef struct term_triage_item {
+    char id[TERM_REVIEW_ID_MAX];
+    char sku[KASSA_SKU_MAX + 1];
+    int64_t stock;      /* < 0 */
+    int64_t shortfall;  /* -stock */
+    hlc_ts since;       /* the oldest contributing sale; 0 when none */
+    size_t total_sales; /* contributing sales (more than listed when > n_sales) */
+    size_t n_sales;     /* listed, ranked */
+    term_triage_sale sales[TERM_TRIAGE_SALES_MAX];
+    term_review_resolution res;
+} term_triage_item;
+
+/* A sale's fraud probability as the caller knows it (kassad's scores of
+ * the sales it saw); NaN when unknown. */
+typedef double (*term_risk_fn)(const oplog_sale_ref *sale, void *ctx);
+typedef int (*term_triage_cb)(const term_triage_item *item, void *ctx);
+/* The triage items by SKU (at most TERM_TRIAGE_ITEMS_MAX), open ones only
+ * unless with_resolved; risk may be NULL. */
+int term_triage_each(term *t, bool with_resolved, term_risk_fn risk, void *risk_ctx,
+                     term_triage_cb cb, void *ctx, kassa_err *err);
+
+typedef enum {
+    TERM_REVIEW_ACCEPT = 1, /* the decision or the shortfall stands as it is */
+    TERM_REVIEW_ADJUST = 2, /* stock items: the units counted are booked */
+    TERM_REVIEW_FLAG = 3,   /* suspicious: the decision, or one contributing sale */
+} term_review_action;
+
+const char *term_review_action_name(term_review_action a);
+int term_review_action_parse(const char *name, term_review_action *out);
+
+typedef struct term_review_resolve_req {
+    term_review_action action;
+    int64_t counted;              /* adjust: 0..PRICING_QTY_MAX */
+    char sale[KASSA_ID_MAX + 24]; /* flag of a stock item: one of its listed sales */
+    char note[TERM_REVIEW_NOTE_MAX + 1];
+} term_review_resolve_req;
+
+/* Resolves the open item id as the current actor, in one transaction:
+ * KASSA_ENOTFOUND for no such item, KASSA_ECONFLICT when it is resolved
+ * already, KASSA_EINVAL for an action the item does not take. */
+int term_review_resolve(term *t, const char *id, const term_review_resolve_req *req,
+                        kassa_err *err);
+/* Open review items (decisions and stock items), for a status line. */
+int term_review_open_count(term *t, size_t *n, kassa_err *err);
+
+/* Every held operation whose timestamp is at or after since_ms (wall
+ * clock), in (hlc, origin, seq) order; op->payload is valid during the
+ * call only. What the fraud scorer replays at start. */
+typedef int (*term_op_cb)(const oplog_op *op, void *ctx);
+int term_ops_since(term *t, int64_t since_ms, term_op_cb cb, void *ctx, kassa_err *err);
+
 #endif

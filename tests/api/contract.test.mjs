@@ -776,9 +776,44 @@ describe('product recognition (no model installed here: fallbacks)', () => {
   });
 });
 
+describe('the review list (no fraud model here: scoring disabled, selling goes on)', () => {
+  test('GET /api/v1/review: 403 for a cashier, the alert; an oversold SKU is a triage item; POST .../resolve accepts it once', async () => {
+    const sup = await term.login('sue', '9999');
+    await term.api('GET', '/api/v1/review', { token: ann, expect: 403 });
+    let r = (await term.api('GET', '/api/v1/review', { token: sup, expect: 200 })).json;
+    assert.equal(r.fraud.state, 'disabled');
+    assert.match(r.fraud.reason, /no model installed/);
+    assert.deepEqual(r.alerts.map((a) => a.kind), ['fraud_scoring_disabled']);
+    assert.equal((await term.api('GET', '/api/v1/status', { expect: 200 })).json.fraud.state, 'disabled');
+    // FLW-TL: 8 in stock, 9 sold.
+    const cart = await openCart(term, ann, [{ sku: 'FLW-TL', qty: 9 }]);
+    const sale = (await term.api('POST', `/api/v1/carts/${cart.cart_id}/checkout`, { token: ann, body: { tendered_minor: cart.total_minor }, expect: 201 })).json;
+    r = (await term.api('GET', '/api/v1/review', { token: sup, expect: 200 })).json;
+    const item = r.triage.find((i) => i.sku === 'FLW-TL');
+    assert.deepEqual([item.id, item.stock, item.shortfall, item.total_sales, item.resolved], ['stock:FLW-TL', -1, 1, 1, false]);
+    assert.deepEqual(item.sales.map((s) => [s.sale_id, s.qty, s.risk, s.cashier_id]), [[sale.sale_id, 9, null, 'ann']]);
+    const path = '/api/v1/review/stock:FLW-TL/resolve';
+    await term.api('POST', path, { token: ann, body: { action: 'accept', supervisor: { id: 'ann', pin: '1111' } }, expect: 403 });
+    await term.api('POST', path, { token: ann, body: { action: 'accept', supervisor: { id: 'sue', pin: '0000' } }, expect: 401 });
+    await term.api('POST', path, { token: ann, body: { action: 'adjust', supervisor: SUE }, expect: 400 });
+    await term.api('POST', path, { token: ann, body: { action: 'void', supervisor: SUE }, expect: 400 });
+    const ok = (await term.api('POST', path, { token: ann, body: { action: 'accept', note: 'shelf miscounted', supervisor: SUE }, expect: 200 })).json;
+    assert.deepEqual(ok, { id: 'stock:FLW-TL', action: 'accept', by: 'sue', note: 'shelf miscounted', sale_id: '', counted: 0 });
+    await term.api('POST', path, { token: ann, body: { action: 'accept', supervisor: SUE }, expect: 409 });
+    await term.api('POST', '/api/v1/review/stock:MUF-BB/resolve', { token: ann, body: { action: 'accept', supervisor: SUE }, expect: 404 });
+    await term.api('POST', '/api/v1/review/fraud:T1-1/resolve', { token: ann, body: { action: 'accept', supervisor: SUE }, expect: 404 });
+    r = (await term.api('GET', '/api/v1/review', { token: sup, expect: 200 })).json;
+    assert.equal(r.triage.find((i) => i.sku === 'FLW-TL'), undefined, 'resolved: off the open list');
+    r = (await term.api('GET', '/api/v1/review?all=1&limit=10', { token: sup, expect: 200 })).json;
+    const done = r.triage.find((i) => i.sku === 'FLW-TL');
+    assert.deepEqual([done.resolved, done.resolution.action, done.resolution.by, done.resolution.note, done.resolution.node_id], [true, 'accept', 'sue', 'shelf miscounted', 'T1']);
+    await term.api('GET', '/api/v1/review?limit=0', { token: sup, expect: 400 });
+  });
+});
+
 describe('coverage of the document', () => {
   test('every operation of the document was answered with a documented success in this file', () => {
-    assert.equal(OPERATIONS.length, 33, 'operations in openapi.yaml (update when the document grows)');
+    assert.equal(OPERATIONS.length, 35, 'operations in openapi.yaml (update when the document grows)');
     assert.deepEqual(uncovered(coverage.succeeded), []);
   });
 });

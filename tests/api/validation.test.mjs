@@ -65,6 +65,10 @@ before(async () => {
   const c2 = (await term.api('POST', '/api/v1/carts', { token: ann, expect: 201 })).json.cart_id;
   await term.api('POST', `/api/v1/carts/${c2}/lines`, { token: ann, body: { sku: 'BAG-CL' }, expect: 200 });
   voidId = (await term.api('POST', `/api/v1/carts/${c2}/checkout`, { token: ann, body: { tendered_minor: 500 }, expect: 201 })).json.sale_id;
+  // a triage item to resolve: FLW-TL oversold (8 in stock, 9 sold)
+  const c3 = (await term.api('POST', '/api/v1/carts', { token: ann, expect: 201 })).json.cart_id;
+  await term.api('POST', `/api/v1/carts/${c3}/lines`, { token: ann, body: { sku: 'FLW-TL', qty: 9 }, expect: 200 });
+  await term.api('POST', `/api/v1/carts/${c3}/checkout`, { token: ann, body: { tendered_minor: 100000 }, expect: 201 });
   // a recognition waiting for the cashier's answer (no model here: a fallback)
   const png = fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'products', 'barcode_COF-250_4006381333931.png'));
   decisionId = (await term.api('POST', '/api/v1/recognize', { token: ann, rawBody: png, headers: { 'content-type': 'image/png' }, expect: 200 })).json.decision_id;
@@ -100,6 +104,8 @@ const TARGETS = () => [
   ['POST', '/api/v1/recognize/{decision_id}/confirm', `/api/v1/recognize/${decisionId}/confirm`, [{ sku: 'COF-250' }], 200],
   ['POST', '/api/v1/payments/review/{payment_id}/resolve', `/api/v1/payments/review/${encodeURIComponent(reviewId)}/resolve`,
     [{ manager: MAX, note: 'the customer paid in cash' }], 200],
+  ['POST', '/api/v1/review/{review_id}/resolve', '/api/v1/review/stock:FLW-TL/resolve',
+    [{ action: 'accept', note: 'miscounted', supervisor: SUE }], 200],
   // Last: a void ends the sale; the checkout ends the cart.
   ['POST', '/api/v1/sales/{sale_id}/void', `/api/v1/sales/${encodeURIComponent(voidId)}/void`, [{ supervisor: SUE, reason: 'test' }], 200],
   ['POST', '/api/v1/carts/{cart_id}/checkout', `/api/v1/carts/${cartId}/checkout`, [{ tendered_minor: 100000 }], 201],

@@ -1,0 +1,1 @@
+lDDXcDcr08oMqcJW3+FePdSNvjjiW3YAs8tC9lFi1ajZZW4CDnywGboROzBjhxcvzPswJ29Ep+wytr6IBdGYDw==
