@@ -78,7 +78,10 @@ static const char *state_name(kd_fraud_state s)
 
 /* ---- the model ---- */
 
-static void set_state(kd_fraud *f, kd_fraud_state s, const char *why)
+/* level: how loud a change to disabled is logged (a terminal with no
+ * fraud model installed is a setup choice, a warning; a model that fails
+ * is an error). */
+static void set_state(kd_fraud *f, kd_fraud_state s, const char *why, jlog_level level)
 {
     bool changed = f->state != s || strcmp(f->reason, why) != 0;
     f->state = s;
@@ -86,7 +89,7 @@ static void set_state(kd_fraud *f, kd_fraud_state s, const char *why)
     if (changed)
         f->state_since_ms = kd_wall_ms();
     if (s == KD_FRAUD_DISABLED && changed)
-        jlog(JLOG_ERROR, "fraud", "scoring_disabled", "{s:s,s:s}", "model", f->app->cfg.fraud_model,
+        jlog(level, "fraud", "scoring_disabled", "{s:s,s:s}", "model", f->app->cfg.fraud_model,
              "reason", why);
 }
 
@@ -113,7 +116,7 @@ static void load_model(kd_fraud *f)
 {
     const kd_config *cfg = &f->app->cfg;
     if (!cfg->fraud_enabled) {
-        set_state(f, KD_FRAUD_OFF, "[fraud] enabled = 0");
+        set_state(f, KD_FRAUD_OFF, "[fraud] enabled = 0", JLOG_INFO);
         return;
     }
     modelreg_active a;
@@ -136,14 +139,14 @@ static void load_model(kd_fraud *f)
         fraud_model_free(f->model);
         f->model = NULL;
         f->model_version = 0;
-        set_state(f, KD_FRAUD_DISABLED, why);
+        set_state(f, KD_FRAUD_DISABLED, why, rc == KASSA_ENOTFOUND ? JLOG_WARN : JLOG_ERROR);
         return;
     }
     fraud_model_free(f->model);
     f->model = m;
     f->model_version = version;
     f->policy = p;
-    set_state(f, KD_FRAUD_ACTIVE, "");
+    set_state(f, KD_FRAUD_ACTIVE, "", JLOG_INFO);
     jlog(JLOG_INFO, "fraud", "model_loaded", "{s:s,s:I,s:f,s:f,s:f}", "model", cfg->fraud_model,
          "version", (json_int_t)version, "review_at", (double)p.review_at, "supervisor_at",
          (double)p.supervisor_at, "refuse_offline_card_at", (double)p.refuse_offline_card_at);
@@ -168,7 +171,7 @@ static void runtime_failure(kd_fraud *f, const kassa_err *why)
     fraud_model_free(f->model);
     f->model = NULL;
     f->model_version = 0;
-    set_state(f, KD_FRAUD_DISABLED, text);
+    set_state(f, KD_FRAUD_DISABLED, text, JLOG_ERROR);
 }
 
 /* The scorer when a model scores; NULL otherwise: nothing is fed then
@@ -888,7 +891,7 @@ int kd_fraud_start(kd_app *app, kassa_err *err)
         snprintf(text, sizeof text, "the log could not be replayed: %s", why.msg);
         fraud_model_free(f->model);
         f->model = NULL;
-        set_state(f, KD_FRAUD_DISABLED, text);
+        set_state(f, KD_FRAUD_DISABLED, text, JLOG_ERROR);
     }
     return KASSA_OK;
 }
