@@ -53,6 +53,13 @@ bench: build
 bench-fraud: build
 	@build/bench/fraud
 
+# Voice ordering: real-time factor, latency per utterance and memory over
+# the generated test set (espeak-ng and sox).
+.PHONY: bench-voice
+bench-voice: build
+	@bash tools/voice/make_testset.sh build/voice-testset >/dev/null
+	@build/bench/voice build/voice-testset
+
 # Retrains the product recognition model from rendered catalog images
 # (offline tooling; tests never retrain). Sign the result for the registry:
 # kassa model sign --key HEAD_OFFICE.key models/product/product.tflite models/product/manifest.json

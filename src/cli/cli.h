@@ -68,6 +68,7 @@ int cmd_currency(cli *c);
 int cmd_recognize(cli *c);
 int cmd_model(cli *c);
 int cmd_review(cli *c);
+int cmd_voice(cli *c);
 /* `drawer float|drop|count AMOUNT`, `drawer events` (cmd_pay.c). */
 int cli_drawer_move(cli *c, const char *action);
 

@@ -48,6 +48,7 @@ static const char USAGE[] =
     "  review list [--all]                fraud decisions and oversold SKUs, for the supervisor\n"
     "  review resolve ID accept|adjust|flag [--qty N] [--sale SALE_ID] [--note TEXT] [--by ID]\n"
     "  recognize IMAGE [--model DIR] [--threshold T]  the product in a camera frame, or its barcode\n"
+    "  voice FILE.wav [--synonyms CSV]    a spoken order: the cart changes it proposes\n"
     "  ca init|issue|revoke|crl --dir CA [--store S --node T] [--out DIR]  device certificates\n"
     "  model keygen PREFIX | model sign --key SECRET MODEL.tflite MANIFEST.json  signed models\n"
     "  model trust PUBKEY | model verify [--pub PUBKEY] DIR_OR_MANIFEST | model list\n"
@@ -203,6 +204,7 @@ static const struct {
     {"status", cmd_status},
     {"model", cmd_model},
     {"review", cmd_review},
+    {"voice", cmd_voice},
 };
 
 int main(int argc, char **argv)
