@@ -262,6 +262,9 @@ cert_dir = $DEMO/tls/$n
 roster = ${NODES[*]}
 peers = $peers
 
+[voice]
+synonyms = $PWD/data/demo/voice_synonyms.csv
+
 [cloud]
 url = 127.0.0.1:$CLOUD_PORT
 upload_interval_s = $UPLOAD_S
@@ -331,6 +334,12 @@ cat <<MSG
     curl -s -H "Authorization: Bearer \$TOKEN" --data-binary @tests/fixtures/products/APL-1K_50014000.png \\
       http://127.0.0.1:${API_PORTS[0]}/api/v1/recognize
   or from the shell: $KASSA recognize tests/fixtures/products/APL-1K_50014000.png --model models/product
+
+  Voice ordering (every terminal): hold "Talk" in the UI and say "two
+  coffees and a muffin"; the proposal is applied when the cashier confirms.
+  From a shell: espeak-ng -v en-us -w /tmp/o.wav "two coffees and a muffin" &&
+    sox /tmp/o.wav -r 16000 -c 1 -b 16 /tmp/o16.wav && $KASSA --data $DEMO/T1 voice /tmp/o16.wav \\
+      --synonyms data/demo/voice_synonyms.csv
 
   Card payments (T1): the simulated reader answers with VISA 4111 1111 1111 1111
   unless another test card is presented first (docs/PAYMENTS.md lists them):

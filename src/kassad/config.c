@@ -105,6 +105,10 @@ static const setting SETTINGS[] = {
      10000},
     {"fraud", "refuse_offline_card_at_bp", SET_INT,
      offsetof(kd_config, fraud_refuse_offline_card_at_bp), 0, 0, 10000},
+    {"voice", "synonyms", SET_STR, offsetof(kd_config, voice_synonyms),
+     sizeof(((kd_config *)0)->voice_synonyms), 0, 0},
+    {"voice", "max_audio_bytes", SET_INT, offsetof(kd_config, voice_max_audio_bytes), 0, 1024,
+     16 * 1024 * 1024},
     {"log", "level", SET_LEVEL, offsetof(kd_config, log_level), 0, 0, 0},
 };
 
@@ -155,6 +159,7 @@ void kd_config_defaults(kd_config *c)
     c->ai_camera_width = 640;
     c->ai_camera_height = 480;
     c->ai_max_image_bytes = 8 * 1024 * 1024;
+    c->voice_max_audio_bytes = 4 * 1024 * 1024;
     c->fraud_enabled = 1;
     snprintf(c->fraud_model, sizeof c->fraud_model, "fraud");
     c->log_level = JLOG_INFO;

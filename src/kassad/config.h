@@ -97,6 +97,9 @@ typedef struct kd_config {
     int64_t ai_camera_width, ai_camera_height;
     int64_t ai_threshold_pct; /* 0: the model's own */
     int64_t ai_max_image_bytes;
+    /* [voice]: voice ordering (voice.c, docs/VOICE.md) */
+    char voice_synonyms[KD_PATH_MAX_BYTES]; /* sku,phrase CSV; "" none */
+    int64_t voice_max_audio_bytes;
     /* [fraud]: the fraud scorer (docs/FRAUD.md, "In kassad"); thresholds
      * in basis points of probability, 0: the model manifest's policy */
     int64_t fraud_enabled;

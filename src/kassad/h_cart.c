@@ -116,6 +116,16 @@ static term_cart *stage(kd_app *app, const kd_cart *c)
     return app->stage;
 }
 
+term_cart *kd_cart_stage(kd_app *app, const kd_cart *c)
+{
+    return stage(app, c);
+}
+
+void kd_cart_price_and_keep(kd_req *r, kd_cart *c, const term_cart *candidate, int status)
+{
+    price_and_keep(r, c, candidate, status);
+}
+
 /* ---- carts ---- */
 
 void h_cart_open(kd_req *r)

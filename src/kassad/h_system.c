@@ -3,6 +3,7 @@
 #include "kassad/clock.h"
 #include "kassad/coord.h"
 #include "kassad/ai.h"
+#include "kassad/voice.h"
 #include "kassad/fraud.h"
 #include "kassad/handlers.h"
 #include "kassad/pay.h"
@@ -90,7 +91,8 @@ void h_status(kd_req *r)
     /* the fraud scorer: state, model version, decisions, flagged (fraud.h);
      * product recognition (ai.h) */
     if (out && (json_object_set_new(out, "fraud", kd_fraud_status_json(app)) != 0 ||
-                json_object_set_new(out, "ai", kd_ai_status_json(app)) != 0)) {
+                json_object_set_new(out, "ai", kd_ai_status_json(app)) != 0 ||
+                json_object_set_new(out, "voice", kd_voice_status_json(app)) != 0)) {
         json_decref(out);
         out = NULL;
     }

@@ -38,6 +38,10 @@ void h_sale_get(kd_req *r);
 void h_sale_void(kd_req *r);
 void h_sale_return(kd_req *r);
 void h_drawer_open(kd_req *r);
+/* voice.c: voice ordering */
+void h_voice(kd_req *r);
+void h_voice_confirm(kd_req *r);
+void h_voice_cancel(kd_req *r);
 /* ai.c: product recognition */
 void h_recognize(kd_req *r);
 void h_recognize_confirm(kd_req *r);
@@ -53,6 +57,11 @@ void h_drawer_count(kd_req *r);
 /* h_review.c: fraud decisions and post-merge triage (supervisors) */
 void h_review_list(kd_req *r);
 void h_review_resolve(kd_req *r);
+
+/* h_cart.c, for other routes that change a cart (voice.c): a working copy
+ * of the cart to change, and pricing it, keeping it and answering the Cart. */
+term_cart *kd_cart_stage(kd_app *app, const struct kd_cart *c);
+void kd_cart_price_and_keep(kd_req *r, struct kd_cart *c, const term_cart *candidate, int status);
 
 /* Shared JSON shapes (the contract's schemas of the same names). */
 json_t *kd_json_item(const term_item *it);

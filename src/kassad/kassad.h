@@ -61,6 +61,7 @@ typedef struct kd_app {
     struct kd_pay *pay;       /* the card path (pay.h) */
     struct kd_uplink *uplink; /* uploads to the cloud (uplink.h); NULL: off */
     struct kd_ai *ai;         /* product recognition (ai.h) */
+    struct kd_voice *voice;   /* voice ordering (voice.h) */
     struct kd_fraud *fraud;   /* the fraud scorer (fraud.h) */
     /* Local compaction (records.c, compact.c), since start. */
     uint64_t compacted_ops;

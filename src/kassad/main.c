@@ -18,6 +18,7 @@
 #include "kassad/kassad.h"
 #include "kassad/pay.h"
 #include "kassad/uplink.h"
+#include "kassad/voice.h"
 #include "kassad/peers.h"
 #include "kassad/server.h"
 
@@ -195,7 +196,8 @@ static int app_open(kd_app *app, int *lock_fd, kassa_err *err)
         return rc;
     if ((rc = kd_fraud_start(app, err)) != KASSA_OK)
         return rc;
-    if ((rc = kd_coord_start(app, err)) != KASSA_OK || (rc = kd_ai_start(app, err)) != KASSA_OK)
+    if ((rc = kd_coord_start(app, err)) != KASSA_OK || (rc = kd_ai_start(app, err)) != KASSA_OK ||
+        (rc = kd_voice_start(app, err)) != KASSA_OK)
         return rc;
     return kd_uplink_start(app, err);
 }
@@ -204,6 +206,7 @@ static void app_close(kd_app *app)
 {
     kd_uplink_free(app);
     kd_ai_free(app);
+    kd_voice_free(app);
     kd_coord_free(app);
     kd_peers_free(app);
     /* TLS bufferevents freed above finish freeing in a deferred callback

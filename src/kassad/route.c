@@ -58,6 +58,10 @@ static const kd_route ROUTES[] = {
     /* Each decision is recorded for audit: both write. */
     R(POST, "/api/v1/recognize", h_recognize, AUTH | WRITES, NULL),
     R(POST, "/api/v1/recognize/{decision_id}/confirm", h_recognize_confirm, AUTH | WRITES, NULL),
+    /* A proposal and its answer are audit operations: they write. */
+    R(POST, "/api/v1/voice", h_voice, AUTH | WRITES, NULL),
+    R(POST, "/api/v1/voice/{proposal_id}/confirm", h_voice_confirm, AUTH | WRITES, NULL),
+    R(POST, "/api/v1/voice/{proposal_id}/cancel", h_voice_cancel, AUTH | WRITES, NULL),
     R(GET, "/api/v1/review", h_review_list, AUTH, FRAUD_REVIEW_QUERY),
     /* A resolution checks a supervisor's PIN and writes operations. */
     R(POST, "/api/v1/review/{review_id}/resolve", h_review_resolve, AUTH | WRITES, NULL),

@@ -195,6 +195,8 @@ int kd_server_start(kd_app *app, kassa_err *err)
     int64_t body_max = app->cfg.max_body_size_bytes;
     if (app->cfg.ai_max_image_bytes > body_max)
         body_max = app->cfg.ai_max_image_bytes;
+    if (app->cfg.voice_max_audio_bytes > body_max)
+        body_max = app->cfg.voice_max_audio_bytes;
     evhttp_set_max_body_size(app->http, (ev_ssize_t)(body_max + KD_BODY_SLACK_BYTES));
     evhttp_set_max_headers_size(app->http, KD_HEADERS_MAX_BYTES);
     evhttp_set_timeout(app->http, (int)app->cfg.connection_timeout_s);

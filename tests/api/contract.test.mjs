@@ -8,7 +8,9 @@
 // document with a success answer.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -811,9 +813,31 @@ describe('the review list (no fraud model here: scoring disabled, selling goes o
   });
 });
 
+describe('voice ordering', () => {
+  test('POST /api/v1/voice proposes; POST .../confirm applies to a new cart; POST .../cancel records a cancel', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-voice-'));
+    try {
+      const wav = (text, name) => {
+        execFileSync('espeak-ng', ['-v', 'en-us', '-w', path.join(dir, `${name}.raw`), text]);
+        execFileSync('sox', [path.join(dir, `${name}.raw`), '-t', 'wav', '-r', '16000', '-c', '1', '-b', '16', path.join(dir, `${name}.wav`)]);
+        return fs.readFileSync(path.join(dir, `${name}.wav`));
+      };
+      const send = (bytes) => term.api('POST', '/api/v1/voice', { token: ann, rawBody: bytes, headers: { 'content-type': 'audio/wav' }, expect: 200 });
+      const p = (await send(wav('two blueberry muffins', 'a'))).json;
+      assert.equal(p.status, 'heard', JSON.stringify(p));
+      const cart = (await term.api('POST', `/api/v1/voice/${p.proposal_id}/confirm`, { token: ann, body: {}, expect: 200 })).json;
+      assert.deepEqual(cart.lines.map(({ sku, qty }) => [sku, qty]), [['MUF-BB', 2]]);
+      const q = (await send(wav('a butter croissant', 'b'))).json;
+      await term.api('POST', `/api/v1/voice/${q.proposal_id}/cancel`, { token: ann, expect: 200 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('coverage of the document', () => {
   test('every operation of the document was answered with a documented success in this file', () => {
-    assert.equal(OPERATIONS.length, 35, 'operations in openapi.yaml (update when the document grows)');
+    assert.equal(OPERATIONS.length, 38, 'operations in openapi.yaml (update when the document grows)');
     assert.deepEqual(uncovered(coverage.succeeded), []);
   });
 });

@@ -10,7 +10,9 @@
 // so that a review item exists to be resolved.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -28,6 +30,7 @@ let cartId; // ann's cart with COF-250 x2 and MUG-KS x1 (price overridden later)
 let saleId; // a sale of COF-250 x3, NEWS-D x1 (returns)
 let voidId; // a sale of BAG-CL x1 (void: a sale with returns cannot be voided)
 let decisionId; // a recognition waiting for the cashier's answer
+let proposalId; // a voice proposal (two muffins) waiting for the cashier's answer
 const SUE = { id: 'sue', pin: '9999' };
 const MAX = { id: 'max', pin: '8888' };
 
@@ -71,6 +74,16 @@ before(async () => {
   await term.api('POST', `/api/v1/carts/${c3}/checkout`, { token: ann, body: { tendered_minor: 100000 }, expect: 201 });
   // a recognition waiting for the cashier's answer (no model here: a fallback)
   const png = fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'products', 'barcode_COF-250_4006381333931.png'));
+  // a voice proposal waiting for the cashier's answer
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kassa-voice-'));
+  try {
+    execFileSync('espeak-ng', ['-v', 'en-us', '-w', path.join(dir, 'o.raw'), 'two blueberry muffins']);
+    execFileSync('sox', [path.join(dir, 'o.raw'), '-t', 'wav', '-r', '16000', '-c', '1', '-b', '16', path.join(dir, 'o.wav')]);
+    const wav = fs.readFileSync(path.join(dir, 'o.wav'));
+    proposalId = (await term.api('POST', '/api/v1/voice', { token: ann, rawBody: wav, headers: { 'content-type': 'audio/wav' }, expect: 200 })).json.proposal_id;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   decisionId = (await term.api('POST', '/api/v1/recognize', { token: ann, rawBody: png, headers: { 'content-type': 'image/png' }, expect: 200 })).json.decision_id;
 });
 after(async () => {
@@ -101,6 +114,7 @@ const TARGETS = () => [
   ['POST', '/api/v1/drawer/float', '/api/v1/drawer/float', [{ amount_minor: 2000 }], 200],
   ['POST', '/api/v1/drawer/drop', '/api/v1/drawer/drop', [{ amount_minor: 500 }], 200],
   ['POST', '/api/v1/drawer/count', '/api/v1/drawer/count', [{ counted_minor: 1234 }], 200],
+  ['POST', '/api/v1/voice/{proposal_id}/confirm', `/api/v1/voice/${proposalId}/confirm`, [{ cart_id: cartId }], 200],
   ['POST', '/api/v1/recognize/{decision_id}/confirm', `/api/v1/recognize/${decisionId}/confirm`, [{ sku: 'COF-250' }], 200],
   ['POST', '/api/v1/payments/review/{payment_id}/resolve', `/api/v1/payments/review/${encodeURIComponent(reviewId)}/resolve`,
     [{ manager: MAX, note: 'the customer paid in cash' }], 200],
