@@ -15,6 +15,7 @@
 // [payments] section (sims.kassadConfig(payments)), hands the test `sims`,
 // and stops them after the terminal, whatever happened.
 
+import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -96,14 +97,14 @@ function iniText(config) {
  * config ({section: {key: value}}) is given to kassad as an INI file;
  * setup: more kassa CLI calls (the arguments after `--data DIR`, e.g.
  * ['currency', 'CHF', '--rounding', '5']) run before kassad starts.
- * Returns { url, stop() }; stop() kills kassad by its PID and removes the
- * data dir.
+ * Returns { url, data, stop() }: data is the data directory (for kassa CLI
+ * calls while kassad runs); stop() kills kassad by its PID and removes it.
  */
 export async function startTerminal(name, { config = null, setup = [] } = {}) {
   if (process.env.KASSA_BROWSER_BASE_URL) {
     const url = process.env.KASSA_BROWSER_BASE_URL.replace(/\/$/, '');
     await waitHealthy(url, null, null, 5000);
-    return { url, stop: async () => {} };
+    return { url, data: null, stop: async () => {} };
   }
   const kassa = path.join(KASSA_BIN, 'kassa');
   const kassad = path.join(KASSA_BIN, 'kassad');
@@ -166,15 +167,16 @@ export async function startTerminal(name, { config = null, setup = [] } = {}) {
     await stop().catch(() => {});
     throw err;
   }
-  return { url, stop };
+  return { url, data, stop };
 }
 
 /**
  * Debian's Chromium, headless, with a fresh profile directory. Playwright is
  * told exactly which binary to run, so it never looks for (or fetches) one.
+ * `args`: more Chromium flags (e.g. a fake microphone), after the usual ones.
  * Returns { context, page, close() }.
  */
-export async function launchBrowser({ width = 1024, height = 768 } = {}) {
+export async function launchBrowser({ width = 1024, height = 768 } = {}, args = []) {
   const profile = await fsp.mkdtemp(path.join(os.tmpdir(), 'kassa-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -182,6 +184,7 @@ export async function launchBrowser({ width = 1024, height = 768 } = {}) {
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...args,
     ],
     viewport: { width, height },
     deviceScaleFactor: 1,
@@ -208,6 +211,22 @@ export async function launchBrowser({ width = 1024, height = 768 } = {}) {
       await fsp.rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The terminal's audit operations (`kassa --data DIR --json audit`) whose
+ * action starts with `prefix`, once there are at least `n` of them (some
+ * are recorded by requests the page sends in the background) or after 5 s.
+ */
+export async function auditOps(data, prefix, n = 0) {
+  assert.ok(data, 'the terminal data directory is needed (not with KASSA_BROWSER_BASE_URL)');
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const ops = JSON.parse(await run(path.join(KASSA_BIN, 'kassa'), ['--data', data, '--json', 'audit']))
+      .filter((a) => a.action.startsWith(prefix));
+    if (ops.length >= n || Date.now() > deadline) return ops;
+    await sleep(100);
+  }
 }
 
 /** Save build/artifacts/screenshots/<name>.png. */
@@ -280,14 +299,20 @@ export async function startSims(name, options = {}) {
  * options.paySims: start the payment simulators (true, or the options of
  * startPaySims, e.g. {defaultCard: null}); options.payments: overrides of
  * their [payments] section for kassad (e.g. {offline_max_amount_minor: 500});
- * options.setup: more kassa CLI calls before kassad starts (startTerminal).
- * fn gets {url, page, context, pageErrors, sims} (sims null without them).
+ * options.setup: more kassa CLI calls before kassad starts (startTerminal);
+ * options.config: more kassad configuration ({section: {key: value}});
+ * options.browserArgs: more Chromium flags (launchBrowser).
+ * fn gets {url, data, page, context, pageErrors, sims} (sims null without
+ * them; data the terminal's data directory, null with KASSA_BROWSER_BASE_URL).
  */
-export async function withTerminalAndBrowser(name, fn, viewport, { paySims = null, payments = {}, setup = [] } = {}) {
+export async function withTerminalAndBrowser(name, fn, viewport, {
+  paySims = null, payments = {}, setup = [], config = {}, browserArgs = [],
+} = {}) {
   const sims = paySims ? await startSims(name, paySims === true ? {} : paySims) : null;
   let terminal;
   try {
-    terminal = await startTerminal(name, { setup, config: sims ? { payments: sims.kassadConfig(payments) } : null });
+    const all = { ...config, ...(sims ? { payments: sims.kassadConfig(payments) } : {}) };
+    terminal = await startTerminal(name, { setup, config: Object.keys(all).length ? all : null });
   } catch (err) {
     if (sims) await sims.stop().catch((e) => console.error(e.message));
     throw err;
@@ -295,9 +320,9 @@ export async function withTerminalAndBrowser(name, fn, viewport, { paySims = nul
   let browser;
   let failure = null;
   try {
-    browser = await launchBrowser(viewport);
+    browser = await launchBrowser(viewport, browserArgs);
     try {
-      await fn({ url: terminal.url, page: browser.page, context: browser.context, pageErrors: browser.pageErrors, sims });
+      await fn({ url: terminal.url, data: terminal.data, page: browser.page, context: browser.context, pageErrors: browser.pageErrors, sims });
     } finally {
       await screenshot(browser.page, name).catch(() => {});
     }

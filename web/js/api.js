@@ -89,10 +89,16 @@ async function readJson(res) {
  *    being wrong; we then ask whether our own session is still valid before
  *    logging the cashier out (the contract uses 401 for both).
  *  - timeoutMs: abort after this long (status polling must not pile up)
+ *  - contentType: send `body` (a Blob or bytes) as it is, with this type
  */
-export async function request(method, path, body, { auth = true, supervisor = false, timeoutMs = 15000 } = {}) {
+export async function request(method, path, body, {
+  auth = true, supervisor = false, timeoutMs = 15000, contentType = null,
+} = {}) {
+  // The body is JSON, unless a content type says it goes as it is (a
+  // photo, a recording: a Blob or bytes).
+  const raw = contentType !== null;
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = raw ? contentType : 'application/json';
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
 
   const ctl = new AbortController();
@@ -102,7 +108,7 @@ export async function request(method, path, body, { auth = true, supervisor = fa
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       signal: ctl.signal,
       cache: 'no-store',
     });
@@ -159,6 +165,14 @@ const CARD_TIMEOUT_MS = 15 * 60 * 1000;
 // waits; kassad answers within its cloud timeout (at most 600 s) either way.
 const CHAIN_TIMEOUT_MS = 11 * 60 * 1000;
 
+// Recognising a frame takes milliseconds; grabbing one from the terminal's
+// camera, or sending a large photo over a slow link, a little longer.
+const RECOGNIZE_TIMEOUT_MS = 30 * 1000;
+
+// Decoding a spoken order (at most 15 s of audio) takes seconds on a slow
+// terminal.
+const VOICE_TIMEOUT_MS = 60 * 1000;
+
 // The endpoints the UI uses, one function each, named after the contract.
 export const api = {
   status: () => request('GET', '/api/v1/status', undefined, { auth: false, timeoutMs: 1800 }),
@@ -194,6 +208,27 @@ export const api = {
     return request('POST', `/api/v1/carts/${enc(id)}/checkout`, body,
       cardMinor > 0 ? { supervisor: !!manager, timeoutMs: CARD_TIMEOUT_MS } : {});
   },
+
+  /**
+   * The product in a photo: `image` a Blob (or bytes) of type `type`
+   * (image/png or image/jpeg); without an image the terminal's own camera
+   * takes the frame.
+   */
+  recognize: (image = undefined, type = null) =>
+    request('POST', '/api/v1/recognize', image, { contentType: image === undefined ? null : type, timeoutMs: RECOGNIZE_TIMEOUT_MS }),
+  /** What the cashier took for a recognition: a SKU, or none (null). */
+  confirmRecognition: (decisionId, sku = null) =>
+    request('POST', `/api/v1/recognize/${enc(decisionId)}/confirm`, sku ? { sku } : {}),
+
+  /**
+   * A spoken order (a 16 kHz mono 16-bit WAV, web/js/wav.js) to proposed
+   * changes. Nothing changes until the proposal is confirmed, for a cart.
+   */
+  voice: (wav) => request('POST', '/api/v1/voice', wav, { contentType: 'audio/wav', timeoutMs: VOICE_TIMEOUT_MS }),
+  /** Apply a proposal to the cart (none yet: the terminal opens one); the Cart. */
+  voiceConfirm: (proposalId, cartId) =>
+    request('POST', `/api/v1/voice/${enc(proposalId)}/confirm`, cartId ? { cart_id: cartId } : {}),
+  voiceCancel: (proposalId) => request('POST', `/api/v1/voice/${enc(proposalId)}/cancel`),
 
   sales: (limit = 20) => request('GET', `/api/v1/sales?limit=${limit}`),
   sale: (id) => request('GET', `/api/v1/sales/${enc(id)}`),

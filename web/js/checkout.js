@@ -77,9 +77,13 @@ function locked() {
   return true;
 }
 
-/** Add one unit of an item; reopens a cart that vanished (e.g. kassad restarted). */
-function addSku(sku, label) {
-  if (locked()) return Promise.resolve();
+/**
+ * Add one unit of an item; reopens a cart that vanished (e.g. kassad
+ * restarted). Resolves true when the line is in the cart; otherwise the
+ * message line says why.
+ */
+export function addSku(sku, label) {
+  if (locked()) return Promise.resolve(false);
   return serial(async () => {
     try {
       const id = await ensureCart();
@@ -94,10 +98,22 @@ function addSku(sku, label) {
       setCart(c);
       const line = c.lines.find((l) => l.sku === sku);
       message(`Added ${line ? line.name : label || sku}${line ? ` — ${formatMinor(line.unit_price_minor)}` : ''}`, 'ok');
+      return true;
     } catch (err) {
       reportError(err, `Could not add ${label || sku}: `);
+      return false;
     }
   });
+}
+
+/**
+ * A cart change made elsewhere (a confirmed voice order): `change(cartId)`
+ * (null: no cart yet) resolves with the new Cart, which is shown. Runs in
+ * turn with scans; rejects with the change's error.
+ */
+export function changeCart(change) {
+  if (locked()) return Promise.reject(new Error('A card payment is in progress: the sale cannot change until it ends.'));
+  return serial(async () => setCart(await change(cart ? cart.cart_id : null)));
 }
 
 async function cartExists(id) {

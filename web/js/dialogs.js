@@ -58,6 +58,9 @@ export function initDialogs() {
       }
     });
     dlg.addEventListener('cancel', (e) => {
+      // A file chooser closed without a choice fires a "cancel" too, at its
+      // <input type=file>, and it bubbles: that one is not for the dialog.
+      if (e.target !== dlg) return;
       e.preventDefault();
       if (!isBusy(dlg)) dlg.close('cancel');
     });
@@ -89,25 +92,39 @@ export function setDialogBusy(dlg, busy) {
 export function openDialog(dlg, focusEl) {
   const opener = document.activeElement;
   const openerKey = opener && opener.dataset ? opener.dataset.focusKey : undefined;
+  // "close" comes a task after close(), so a dialog closed and opened again
+  // at once (a fast key) gets the earlier opening's "close" while open: it
+  // ends that opening, with the value it was closed with, not this one.
+  const before = openings.get(dlg);
+  if (before && !dlg.open) before.closedWith = dlg.returnValue;
+  const mine = { closedWith: null };
+  openings.set(dlg, mine);
   dlg.returnValue = '';
   dlg.showModal();
   const target = focusEl || dlg.querySelector('[data-autofocus]') || focusables(dlg)[0];
   if (target) target.focus();
   return new Promise((resolve) => {
-    dlg.addEventListener(
-      'close',
-      () => {
-        // "close" comes a task after close(): the browser has put focus
-        // back on the opener already if it could, and a key pressed since
-        // (← after Esc) may have moved it on. Only a lost focus is restored.
-        const now = document.activeElement;
-        if (!now || now === document.body || dlg.contains(now)) restoreFocus(opener, openerKey);
-        resolve(dlg.returnValue);
-      },
-      { once: true },
-    );
+    const onClose = () => {
+      const reopened = openings.get(dlg) !== mine;
+      if (dlg.open && !reopened) return; // an earlier opening's "close"
+      dlg.removeEventListener('close', onClose);
+      if (reopened) {
+        resolve(mine.closedWith ?? '');
+        return;
+      }
+      // The browser has put focus back on the opener already if it could,
+      // and a key pressed since (← after Esc) may have moved it on. Only a
+      // lost focus is restored.
+      const now = document.activeElement;
+      if (!now || now === document.body || dlg.contains(now)) restoreFocus(opener, openerKey);
+      resolve(dlg.returnValue);
+    };
+    dlg.addEventListener('close', onClose);
   });
 }
+
+// The latest opening of each dialog: {closedWith} (see openDialog).
+const openings = new WeakMap();
 
 let fallbackFocus = () => {};
 

@@ -13,6 +13,8 @@ import { initDrawer } from './drawer.js';
 import { initReview } from './review.js';
 import { initReceipt } from './receipt.js';
 import { initChainStock } from './stock.js';
+import { initRecognize, openRecognize } from './recognize.js';
+import { initVoice } from './voice.js';
 import { installScanner } from './scanner.js';
 import { startStatusPolling, refreshStatus } from './status.js';
 
@@ -62,6 +64,7 @@ const SHORTCUTS = {
   F2: openSearch,
   F3: () => $('scan-input').focus(),
   F4: openPay,
+  F6: openRecognize,
   F8: openSales,
   F9: openDrawer,
 };
@@ -86,6 +89,8 @@ async function boot() {
   initReview();
   initReceipt();
   initChainStock();
+  initRecognize();
+  initVoice({ enabled: checkoutVisible });
   startStatusPolling();
   $('btn-logout').addEventListener('click', logout);
   window.addEventListener('keydown', onShortcut);

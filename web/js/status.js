@@ -8,6 +8,8 @@
 // item, e.g. "Cloud: online · last upload 12:03" or "Cloud: offline for
 // 5 min · 1,234 operations waiting".
 //
+// Product recognition: the model in use, or that there is none.
+//
 // Card payments: the processor's state, the payments accepted offline and
 // not yet forwarded (count and amount), the review list's size, and a
 // "Forward now" button while anything waits for the processor.
@@ -45,6 +47,36 @@ function render(s) {
   storeId = typeof s.store === 'string' ? s.store : null;
   renderCloud(s.cloud && typeof s.cloud === 'object' ? s.cloud : null);
   renderPayments(s.payments && typeof s.payments === 'object' ? s.payments : null);
+  renderAi(s.ai && typeof s.ai === 'object' ? s.ai : null);
+  // Voice ordering: the push-to-talk button, once the terminal takes orders.
+  const voice = s.voice && typeof s.voice === 'object' ? s.voice : null;
+  $('btn-talk').hidden = !voice || voice.state === 'off';
+}
+
+let ai = null; // from the last status: {state, model, camera}, or null
+
+/**
+ * Product recognition on this terminal: null before the first status,
+ * else {on: recognition answers at all, model: "product v1" or null,
+ * camera: the terminal has a camera of its own}.
+ */
+export function aiStatus() {
+  return ai;
+}
+
+// "AI: model product v1", or "AI: no model (barcode only)": without a
+// model a photo can still be read for its barcode. Nothing when off.
+function renderAi(a) {
+  const state = a && typeof a.state === 'string' ? a.state : 'off';
+  const m = a && a.model && typeof a.model === 'object' ? a.model : null;
+  const model = state === 'ready' && m && typeof m.name === 'string'
+    ? `${m.name}${Number.isInteger(m.version) ? ` v${m.version}` : ''}`
+    : null;
+  ai = { on: state !== 'off', model, camera: !!(a && a.camera === true) };
+  const el = $('st-ai');
+  if (ai.on) set(el, model ? `AI: model ${model}` : 'AI: no model (barcode only)', model ? '' : 'st-warn');
+  el.hidden = !ai.on;
+  $('btn-camera').hidden = !ai.on;
 }
 
 let storeId = null; // from the last status
