@@ -201,12 +201,26 @@ export const api = {
    * offline card payment beyond the limits; its PIN being wrong is a 401
    * that must not log the cashier out.
    */
-  checkout: (id, tenderedMinor, { cardMinor = 0, manager = null } = {}) => {
+  /** The risk review (docs/FRAUD.md): flagged sales, oversold items, alerts. */
+  riskReview: (all) => request('GET', `/api/v1/review${all ? '?all=1' : ''}`),
+  /** Resolves a risk review item: accept, flag or adjust (qty counted). */
+  resolveRisk: (id, { action, qty = null, note = '', supervisor }) => {
+    const body = { action, supervisor };
+    if (qty !== null) body.qty = qty;
+    if (note) body.note = note;
+    return request('POST', `/api/v1/review/${enc(id)}/resolve`, body, { supervisor: true });
+  },
+
+  checkout: (id, tenderedMinor, { cardMinor = 0, manager = null, supervisor = null } = {}) => {
     const body = { tendered_minor: tenderedMinor };
     if (cardMinor > 0) body.card_minor = cardMinor;
     if (manager) body.manager = manager;
+    // A supervisor approving a sale the fraud check held (403
+    // supervisor_required): a wrong PIN must not log the cashier out.
+    if (supervisor) body.supervisor = supervisor;
+    const approver = !!manager || !!supervisor;
     return request('POST', `/api/v1/carts/${enc(id)}/checkout`, body,
-      cardMinor > 0 ? { supervisor: !!manager, timeoutMs: CARD_TIMEOUT_MS } : {});
+      cardMinor > 0 ? { supervisor: approver, timeoutMs: CARD_TIMEOUT_MS } : { supervisor: approver });
   },
 
   /**

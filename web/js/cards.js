@@ -13,6 +13,7 @@ const DECLINED = {
   expired_card: 'Card expired',
   invalid_card: 'Declined: the card is not valid',
   offline_limit: 'Card network unreachable: this payment is over the offline limit',
+  offline_card_refused: 'Card not accepted offline (risk check): take cash or another card',
   declined: 'Declined by the card issuer',
 };
 

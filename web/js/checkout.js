@@ -593,6 +593,10 @@ async function unknownOutcome(err, cartId) {
 
 function checkoutFailed(err, plan, cartId) {
   if (err instanceof ApiError && err.status === 401 && !err.supervisorRejected) return; // back to login
+  if (err instanceof ApiError && err.status === 403 && err.reason === 'supervisor_required') {
+    supervisorApproval(err, plan, cartId);
+    return;
+  }
   if (isCardFailure(err)) {
     showFailure(err);
     return;
@@ -638,6 +642,30 @@ function submitPay() {
     return;
   }
   pay(plan);
+}
+
+// The fraud check held the sale (403 supervisor_required, docs/FRAUD.md): a
+// supervisor looks at the reasons and approves it with their PIN, which is
+// the same checkout again with the supervisor; or the cashier cancels.
+async function supervisorApproval(held, plan, cartId) {
+  $('pay-error').textContent = `A supervisor must approve this sale: ${held.message}`;
+  const outcome = await supervisorPrompt({
+    title: 'Supervisor approval',
+    what: `The risk check held this sale: ${held.message}`,
+    reasonLabel: null,
+    action: (supervisor) => serial(async () => {
+      try {
+        return { sale: await api.checkout(cartId, plan.tendered, { cardMinor: plan.card, supervisor }) };
+      } catch (err) {
+        if (err instanceof ApiError && (err.status === 401 || err.status === 423 ||
+            (err.status === 403 && err.reason !== 'supervisor_required'))) throw err;
+        return { err };
+      }
+    }),
+  });
+  if (!outcome) return;
+  if (outcome.sale) paid(outcome.sale);
+  else checkoutFailed(outcome.err, plan, cartId);
 }
 
 // Beyond the offline limits a manager may allow the payment: the same

@@ -11,6 +11,7 @@ import {
 import { initSales, openSales, openDrawer } from './sales.js';
 import { initDrawer } from './drawer.js';
 import { initReview } from './review.js';
+import { initRisk } from './risk.js';
 import { initReceipt } from './receipt.js';
 import { initChainStock } from './stock.js';
 import { initRecognize, openRecognize } from './recognize.js';
@@ -38,6 +39,7 @@ async function toCheckout(s) {
   $('who').textContent = `${c.name} · ${c.role}`;
   // The card payment review list is for supervisors and managers.
   $('btn-review').hidden = c.role !== 'supervisor' && c.role !== 'manager';
+  $('btn-risk').hidden = $('btn-review').hidden;
   message('');
   refreshStatus(); // the status bar's "Forward now" needs a session
   await restoreCart();
@@ -87,6 +89,7 @@ async function boot() {
   initSales();
   initDrawer();
   initReview();
+  initRisk();
   initReceipt();
   initChainStock();
   initRecognize();
