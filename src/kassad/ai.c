@@ -10,8 +10,6 @@
 #include "modelreg/modelreg.h"
 #include "recog/recog.h"
 
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,21 +134,13 @@ json_t *kd_ai_status_json(kd_app *app)
 
 /* ---- the frame ---- */
 
-/* The request's image, or a frame from the camera when the body is empty. */
-static int frame_of(kd_req *r, recog_image *img, kassa_err *err)
+/* The request's image (data, len), or a frame from the camera when the
+ * body is empty. */
+static int frame_of(kd_req *r, const uint8_t *data, size_t len, recog_image *img, kassa_err *err)
 {
     const kd_config *cfg = &r->app->cfg;
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(in);
-    if (len > (size_t)cfg->ai_max_image_bytes)
-        return kassa_fail(err, KASSA_EOVERFLOW, "the image is %zu bytes; the limit is %lld", len,
-                          (long long)cfg->ai_max_image_bytes);
-    if (len > 0) {
-        const uint8_t *data = evbuffer_pullup(in, -1);
-        if (!data)
-            return kassa_fail(err, KASSA_ENOMEM, "out of memory");
+    if (len > 0)
         return recog_image_decode(data, len, img, err);
-    }
     if (!cfg->ai_camera[0])
         return kassa_fail(err, KASSA_EINVAL,
                           "send a PNG or JPEG image (no camera is configured: [ai] camera)");
@@ -253,10 +243,14 @@ void h_recognize(kd_req *r)
 {
     kd_app *app = r->app;
     kd_ai *ai = app->ai;
+    const uint8_t *data;
+    size_t len;
+    if (kd_req_raw_body(r, app->cfg.ai_max_image_bytes, "image", &data, &len) != 0)
+        return;
     recog_image img;
     memset(&img, 0, sizeof img);
     kassa_err err;
-    int rc = frame_of(r, &img, &err);
+    int rc = frame_of(r, data, len, &img, &err);
     if (rc != KASSA_OK) {
         if (rc == KASSA_EOVERFLOW)
             kd_reply_error(r, 413, KD_E_TOO_LARGE, "%s", err.msg);

@@ -16,6 +16,24 @@ const char *kd_req_param(const kd_req *r, size_t i)
     return i < r->match.n_params ? r->match.params[i] : "";
 }
 
+int kd_req_raw_body(kd_req *r, int64_t max_bytes, const char *what, const uint8_t **data,
+                    size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+    *len = evbuffer_get_length(in);
+    *data = NULL;
+    if (*len > (size_t)max_bytes) {
+        kd_reply_error(r, 413, KD_E_TOO_LARGE, "the %s is %zu bytes; the limit is %lld", what, *len,
+                       (long long)max_bytes);
+        return -1;
+    }
+    if (*len > 0 && !(*data = evbuffer_pullup(in, -1))) {
+        kd_reply_error(r, 500, KD_E_INTERNAL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 json_t *kd_req_body(kd_req *r, const kd_schema *schema)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);

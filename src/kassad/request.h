@@ -39,6 +39,12 @@ const char *kd_req_param(const kd_req *r, size_t i);
  * result. An empty body reads as {} so bodiless routes accept it. */
 json_t *kd_req_body(kd_req *r, const kd_schema *schema);
 
+/* A raw body (an image, a recording) of at most max_bytes, in one piece:
+ * *data NULL when it is empty. -1 when answered (413 naming `what` and the
+ * limit, 500 out of memory). */
+int kd_req_raw_body(kd_req *r, int64_t max_bytes, const char *what, const uint8_t **data,
+                    size_t *len);
+
 /* Parses the query into r->args: only the names in allowed (NULL-ended;
  * NULL: none), each at most once. -1 when answered with 400. The
  * dispatcher calls it for the route; kd_req_free_query releases it. */

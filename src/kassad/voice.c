@@ -9,8 +9,6 @@
 #include "kassad/reply.h"
 #include "voice/voice.h"
 
-#include <event2/buffer.h>
-#include <event2/http.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,23 +203,18 @@ void h_voice(kd_req *r)
 {
     kd_app *app = r->app;
     kd_voice *v = app->voice;
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
-    size_t len = evbuffer_get_length(in);
-    if (len > (size_t)app->cfg.voice_max_audio_bytes) {
-        kd_reply_error(r, 413, KD_E_TOO_LARGE, "the recording is %zu bytes; the limit is %lld", len,
-                       (long long)app->cfg.voice_max_audio_bytes);
+    const uint8_t *wav;
+    size_t len;
+    if (kd_req_raw_body(r, app->cfg.voice_max_audio_bytes, "recording", &wav, &len) != 0)
         return;
-    }
     if (len == 0) {
         kd_reply_error(r, 400, KD_E_BAD_REQUEST, "send the order as a WAV recording");
         return;
     }
-    const uint8_t *wav = evbuffer_pullup(in, -1);
     kassa_err err;
     voice_audio audio;
     memset(&audio, 0, sizeof audio);
-    int rc = wav ? voice_wav_decode(wav, len, &audio, &err)
-                 : kassa_fail(&err, KASSA_ENOMEM, "out of memory");
+    int rc = voice_wav_decode(wav, len, &audio, &err);
     if (rc != KASSA_OK) {
         kd_reply_error(r, rc == KASSA_ENOMEM ? 500 : 400,
                        rc == KASSA_ENOMEM ? KD_E_INTERNAL : KD_E_BAD_REQUEST, "%s", err.msg);
